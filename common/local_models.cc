@@ -1,0 +1,361 @@
+#include "common/local_models.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace lrmem {
+namespace {
+
+// Signals are processed in blocks of this many, so that per-block scratch
+// lives on the stack and the inner loops run over contiguous arrays.
+constexpr int kBlock = 256;
+
+// Buckets split each binade of |signal| into 2^(23 - kBucketShift) parts.
+constexpr int kBucketShift = 16;
+
+// Statistic accumulators interleave across this many banks so that
+// consecutive parameters landing on the same local model do not form one
+// long chain of dependent additions.
+constexpr int kBanks = 4;
+constexpr int kStackModels = 256;
+
+uint32_t FloatBits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof(u));
+  return u;
+}
+
+float BitsFloat(uint32_t u) {
+  float x;
+  std::memcpy(&x, &u, sizeof(x));
+  return x;
+}
+
+// exp(x) for x <= 0 in float, within about two ulp, and 0 below the
+// smallest normal result. Written without branches or library calls so
+// that loops over it vectorize; no fused multiply-adds are used (see the
+// build flags), so every build computes the same bits.
+inline float ExpNonPositive(float x) {
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kLn2Hi = 0.693359375f;
+  constexpr float kLn2Lo = -2.12194440e-4f;
+  constexpr float kRoundMagic = 12582912.0f;  // 1.5 * 2^23
+  const bool underflow = x < -87.0f;
+  x = x < -87.0f ? -87.0f : x;
+  // x = n ln2 + r with n integral and |r| <= ln2 / 2.
+  const float n = (x * kLog2e + kRoundMagic) - kRoundMagic;
+  const float r = (x - n * kLn2Hi) - n * kLn2Lo;
+  // Taylor series of e^r to degree 6: error below 1.2e-7 relative.
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t exponent = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &exponent, sizeof(scale));
+  return underflow ? 0.0f : p * scale;
+}
+
+inline float Clip(float z, float clip) {
+  z = z < -clip ? -clip : z;
+  return z > clip ? clip : z;
+}
+
+inline float Change(ChangeRule rule, float previous, float current) {
+  const float product = previous * current;
+  if (rule == ChangeRule::kSign) {
+    return product > 0.0f ? 1.0f : (product < 0.0f ? -1.0f : 0.0f);
+  }
+  return product < -1.0f ? -1.0f : (product > 1.0f ? 1.0f : product);
+}
+
+// The hot loops. Each is compiled twice, for AVX2 and for the baseline
+// x86-64 instruction set, and the loader picks one for the running CPU.
+// Neither uses FMA, so both give identical results. Pointers are
+// __restrict and tables are passed by value so that the loops vectorize.
+struct Tables {
+  const float* centers;
+  const float* neg_half_precision;
+  const int32_t* window_start;
+  int window;
+  int buckets_per_sign;
+  uint32_t bucket_base;
+  float clip;
+};
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LRMEM_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define LRMEM_MULTIVERSION
+#endif
+
+// clipped[i] = clip(signal[i]); start[i] = first local model of its window.
+// Clipping bounds the bucket from above; negative offsets (|z| below the
+// first bucket's edge) are masked to the first bucket.
+LRMEM_MULTIVERSION
+void ClipAndLocate(Tables t, const float* __restrict signal, int n,
+                   float* __restrict clipped, int32_t* __restrict start) {
+  const int32_t base = static_cast<int32_t>(t.bucket_base);
+  const int32_t per_sign = t.buckets_per_sign;
+  const int32_t* __restrict window_start = t.window_start;
+  const float clip = t.clip;
+  for (int i = 0; i < n; ++i) {
+    const float z = Clip(signal[i], clip);
+    clipped[i] = z;
+    int32_t bits;
+    std::memcpy(&bits, &z, sizeof(bits));
+    int32_t b = ((bits & 0x7FFFFFFF) >> kBucketShift) - base;
+    b &= ~(b >> 31);
+    b += ((bits >> 31) & 1) * per_sign;
+    start[i] = window_start[b];
+  }
+}
+
+LRMEM_MULTIVERSION
+void PredictBlock(Tables t, const float* __restrict values,
+                  const float* __restrict z, const int32_t* __restrict start,
+                  int n, float lr_min, float lr_max, float* __restrict rates) {
+  const float* __restrict centers = t.centers;
+  const float* __restrict precision = t.neg_half_precision;
+  float max_log[kBlock], numerator[kBlock], denominator[kBlock];
+  for (int i = 0; i < n; ++i) max_log[i] = -std::numeric_limits<float>::max();
+  for (int k = 0; k < t.window; ++k) {
+    for (int i = 0; i < n; ++i) {
+      const int32_t m = start[i] + k;
+      const float d = z[i] - centers[m];
+      const float e = precision[m] * d * d;
+      max_log[i] = e > max_log[i] ? e : max_log[i];
+    }
+  }
+  for (int i = 0; i < n; ++i) numerator[i] = denominator[i] = 0.0f;
+  for (int k = 0; k < t.window; ++k) {
+    for (int i = 0; i < n; ++i) {
+      const int32_t m = start[i] + k;
+      const float d = z[i] - centers[m];
+      const float w = ExpNonPositive(precision[m] * d * d - max_log[i]);
+      numerator[i] += w * values[m];
+      denominator[i] += w;
+    }
+  }
+  // The largest activation contributes exactly 1 to the denominator, so
+  // it is never zero even where every raw activation underflows.
+  for (int i = 0; i < n; ++i) {
+    const float rate = numerator[i] / denominator[i];
+    rates[i] = rate < lr_min ? lr_min : (rate > lr_max ? lr_max : rate);
+  }
+}
+
+// weighted[k * kBlock + i] = change_i * psi_{start[i] + k}(z[i]).
+LRMEM_MULTIVERSION
+void ActivationBlock(Tables t, const float* __restrict z,
+                     const int32_t* __restrict start,
+                     const float* __restrict change, int n,
+                     float* __restrict weighted) {
+  const float* __restrict centers = t.centers;
+  const float* __restrict precision = t.neg_half_precision;
+  for (int k = 0; k < t.window; ++k) {
+    float* __restrict out = weighted + k * kBlock;
+    for (int i = 0; i < n; ++i) {
+      const int32_t m = start[i] + k;
+      const float d = z[i] - centers[m];
+      out[i] = change[i] * ExpNonPositive(precision[m] * d * d);
+    }
+  }
+}
+
+}  // namespace
+
+LocalModels::LocalModels(const MemoryConfig& config) : config_(config) {}
+
+absl::StatusOr<std::shared_ptr<const LocalModels>> LocalModels::Create(
+    const MemoryConfig& config) {
+  absl::Status valid = ValidateConfig(config);
+  if (!valid.ok()) return valid;
+  std::shared_ptr<LocalModels> models(new LocalModels(config));
+  models->LayOutCenters();
+  models->BuildWindows();
+  return std::shared_ptr<const LocalModels>(std::move(models));
+}
+
+void LocalModels::LayOutCenters() {
+  const int count = config_.num_local_models;
+  const double clip = config_.clip;
+  std::vector<double> centers(count);
+  if (config_.center_layout == CenterLayout::kEven) {
+    const double spacing = 2.0 * clip / (count - 1);
+    for (int m = 0; m < count; ++m) centers[m] = -clip + m * spacing;
+    centers[count - 1] = clip;
+  } else {
+    const int side = (count - 1) / 2;
+    const double smallest = side == 1 ? clip : config_.smallest_magnitude;
+    for (int i = 0; i < side; ++i) {
+      const double fraction = side == 1 ? 0.0 : double(i) / (side - 1);
+      const double magnitude =
+          i == side - 1 ? clip : smallest * std::pow(clip / smallest, fraction);
+      centers[side + 1 + i] = magnitude;
+      centers[side - 1 - i] = -magnitude;
+    }
+    centers[side] = 0.0;
+  }
+
+  // Each width follows the mean distance to the neighbouring centers.
+  centers_.resize(count);
+  widths_.resize(count);
+  neg_half_precision_.resize(count);
+  for (int m = 0; m < count; ++m) {
+    const double left = m > 0 ? centers[m] - centers[m - 1] : -1.0;
+    const double right = m + 1 < count ? centers[m + 1] - centers[m] : -1.0;
+    const double spacing = left < 0    ? right
+                           : right < 0 ? left
+                                       : 0.5 * (left + right);
+    const double width = config_.width_scale * spacing;
+    centers_[m] = static_cast<float>(centers[m]);
+    widths_[m] = static_cast<float>(width);
+    neg_half_precision_[m] = static_cast<float>(-0.5 / (width * width));
+  }
+}
+
+double LocalModels::Activation(int m, double signal) const {
+  const double z =
+      std::clamp(signal, -double(config_.clip), double(config_.clip));
+  const double d = (z - centers_[m]) / widths_[m];
+  return std::exp(-0.5 * d * d);
+}
+
+void LocalModels::BuildWindows() {
+  const int count = size();
+  // Buckets start where |z| is far below the narrowest width, so that the
+  // first bucket of each sign behaves like z = 0.
+  const float narrowest = *std::min_element(widths_.begin(), widths_.end());
+  const float tiny =
+      std::max(narrowest * 0x1p-12f, std::numeric_limits<float>::min());
+  bucket_base_ = FloatBits(tiny) >> kBucketShift;
+  buckets_per_sign_ =
+      static_cast<int>((FloatBits(config_.clip) >> kBucketShift) -
+                       bucket_base_) +
+      1;
+
+  // For every bucket, the range of local models that matter anywhere in
+  // it, found by sampling the bucket densely in double precision.
+  constexpr int kSamples = 33;
+  const int buckets = 2 * buckets_per_sign_;
+  std::vector<int> low(buckets), high(buckets);
+  std::vector<double> log_activation(count);
+  window_ = 1;
+  for (int b = 0; b < buckets; ++b) {
+    const int index = b % buckets_per_sign_;
+    const double sign = b < buckets_per_sign_ ? 1.0 : -1.0;
+    const double from =
+        index == 0 ? 0.0 : BitsFloat((bucket_base_ + index) << kBucketShift);
+    const double to = std::min<double>(
+        config_.clip, BitsFloat((bucket_base_ + index + 1) << kBucketShift));
+    low[b] = count;
+    high[b] = -1;
+    for (int s = 0; s < kSamples; ++s) {
+      const double z = sign * (from + (to - from) * s / (kSamples - 1));
+      double best = -std::numeric_limits<double>::infinity();
+      for (int m = 0; m < count; ++m) {
+        const double d = (z - centers_[m]) / widths_[m];
+        log_activation[m] = -0.5 * d * d;
+        best = std::max(best, log_activation[m]);
+      }
+      for (int m = 0; m < count; ++m) {
+        if (log_activation[m] >= best - kWindowLogCutoff) {
+          low[b] = std::min(low[b], m);
+          high[b] = std::max(high[b], m);
+        }
+      }
+    }
+    window_ = std::max(window_, high[b] - low[b] + 1);
+  }
+  window_start_.resize(buckets);
+  for (int b = 0; b < buckets; ++b) {
+    window_start_[b] = std::min(low[b], count - window_);
+  }
+}
+
+int LocalModels::BucketOf(float clipped_signal) const {
+  const uint32_t bits = FloatBits(clipped_signal);
+  int b = static_cast<int>((bits & 0x7FFFFFFFu) >> kBucketShift) -
+          static_cast<int>(bucket_base_);
+  b = std::clamp(b, 0, buckets_per_sign_ - 1);
+  return b + static_cast<int>(bits >> 31) * buckets_per_sign_;
+}
+
+void LocalModels::PredictRates(absl::Span<const float> values,
+                               absl::Span<const float> signals,
+                               absl::Span<float> rates) const {
+  const Tables tables{centers_.data(),      neg_half_precision_.data(),
+                      window_start_.data(), window_,
+                      buckets_per_sign_,    bucket_base_,
+                      config_.clip};
+  float clipped[kBlock];
+  int32_t start[kBlock];
+  const size_t total = signals.size();
+  for (size_t from = 0; from < total; from += kBlock) {
+    const int n = static_cast<int>(std::min<size_t>(kBlock, total - from));
+    ClipAndLocate(tables, signals.data() + from, n, clipped, start);
+    PredictBlock(tables, values.data(), clipped, start, n, config_.lr_min,
+                 config_.lr_max, rates.data() + from);
+  }
+}
+
+void LocalModels::ComputeStatistic(absl::Span<const float> previous,
+                                   absl::Span<const float> current,
+                                   absl::Span<float> statistic) const {
+  const Tables tables{centers_.data(),      neg_half_precision_.data(),
+                      window_start_.data(), window_,
+                      buckets_per_sign_,    bucket_base_,
+                      config_.clip};
+  const int count = size();
+  double stack_sums[kBanks * kStackModels];
+  std::vector<double> heap_sums;
+  double* sums = stack_sums;
+  if (count > kStackModels) {
+    heap_sums.resize(static_cast<size_t>(kBanks) * count);
+    sums = heap_sums.data();
+  }
+  std::fill(sums, sums + kBanks * count, 0.0);
+
+  float clipped[kBlock], change[kBlock];
+  int32_t start[kBlock];
+  // Scratch for the window's weighted activations, one row per slot.
+  float weighted_stack[8 * kBlock];
+  std::vector<float> weighted_heap;
+  float* weighted = weighted_stack;
+  if (window_ > 8) {
+    weighted_heap.resize(static_cast<size_t>(window_) * kBlock);
+    weighted = weighted_heap.data();
+  }
+
+  const size_t total = previous.size();
+  for (size_t from = 0; from < total; from += kBlock) {
+    const int n = static_cast<int>(std::min<size_t>(kBlock, total - from));
+    ClipAndLocate(tables, previous.data() + from, n, clipped, start);
+    for (int i = 0; i < n; ++i) {
+      change[i] =
+          Change(config_.change_rule, previous[from + i], current[from + i]);
+    }
+    ActivationBlock(tables, clipped, start, change, n, weighted);
+    for (int k = 0; k < window_; ++k) {
+      const float* row = weighted + k * kBlock;
+      for (int i = 0; i < n; ++i) {
+        sums[(i % kBanks) * count + start[i] + k] += row[i];
+      }
+    }
+  }
+
+  const double scale = total == 0 ? 0.0 : 1.0 / static_cast<double>(total);
+  for (int m = 0; m < count; ++m) {
+    double sum = 0.0;
+    for (int bank = 0; bank < kBanks; ++bank) sum += sums[bank * count + m];
+    statistic[m] = static_cast<float>(sum * scale);
+  }
+}
+
+}  // namespace lrmem
