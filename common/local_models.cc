@@ -8,9 +8,16 @@
 namespace lrmem {
 namespace {
 
-// Signals are processed in blocks of this many, so that per-block scratch
-// lives on the stack and the inner loops run over contiguous arrays.
+// Signals are processed in blocks of at most kBlock, so that per-block
+// scratch lives on the stack and the inner loops run over contiguous
+// arrays. A block keeps one row of kBlock floats per window slot; blocks
+// shrink for wide windows so that this scratch stays within kScratch.
 constexpr int kBlock = 256;
+constexpr int kScratch = 16 * kBlock;
+
+int BlockSize(int window) {
+  return std::max(1, std::min(kBlock, kScratch / window));
+}
 
 // Buckets split each binade of |signal| into 2^(23 - kBucketShift) parts.
 constexpr int kBucketShift = 16;
@@ -116,29 +123,33 @@ void ClipAndLocate(Tables t, const float* __restrict signal, int n,
   }
 }
 
+// rates[i] = eta(z[i]). `log_activation` is scratch of window rows of
+// `stride` floats.
 LRMEM_MULTIVERSION
 void PredictBlock(Tables t, const float* __restrict values,
                   const float* __restrict z, const int32_t* __restrict start,
-                  int n, float lr_min, float lr_max, float* __restrict rates) {
+                  int n, int stride, float lr_min, float lr_max,
+                  float* __restrict log_activation, float* __restrict rates) {
   const float* __restrict centers = t.centers;
   const float* __restrict precision = t.neg_half_precision;
   float max_log[kBlock], numerator[kBlock], denominator[kBlock];
   for (int i = 0; i < n; ++i) max_log[i] = -std::numeric_limits<float>::max();
   for (int k = 0; k < t.window; ++k) {
+    float* __restrict row = log_activation + k * stride;
     for (int i = 0; i < n; ++i) {
       const int32_t m = start[i] + k;
       const float d = z[i] - centers[m];
       const float e = precision[m] * d * d;
+      row[i] = e;
       max_log[i] = e > max_log[i] ? e : max_log[i];
     }
   }
   for (int i = 0; i < n; ++i) numerator[i] = denominator[i] = 0.0f;
   for (int k = 0; k < t.window; ++k) {
+    const float* __restrict row = log_activation + k * stride;
     for (int i = 0; i < n; ++i) {
-      const int32_t m = start[i] + k;
-      const float d = z[i] - centers[m];
-      const float w = ExpNonPositive(precision[m] * d * d - max_log[i]);
-      numerator[i] += w * values[m];
+      const float w = ExpNonPositive(row[i] - max_log[i]);
+      numerator[i] += w * values[start[i] + k];
       denominator[i] += w;
     }
   }
@@ -150,16 +161,16 @@ void PredictBlock(Tables t, const float* __restrict values,
   }
 }
 
-// weighted[k * kBlock + i] = change_i * psi_{start[i] + k}(z[i]).
+// weighted[k * stride + i] = change_i * psi_{start[i] + k}(z[i]).
 LRMEM_MULTIVERSION
 void ActivationBlock(Tables t, const float* __restrict z,
                      const int32_t* __restrict start,
-                     const float* __restrict change, int n,
+                     const float* __restrict change, int n, int stride,
                      float* __restrict weighted) {
   const float* __restrict centers = t.centers;
   const float* __restrict precision = t.neg_half_precision;
   for (int k = 0; k < t.window; ++k) {
-    float* __restrict out = weighted + k * kBlock;
+    float* __restrict out = weighted + k * stride;
     for (int i = 0; i < n; ++i) {
       const int32_t m = start[i] + k;
       const float d = z[i] - centers[m];
@@ -294,14 +305,15 @@ void LocalModels::PredictRates(absl::Span<const float> values,
                       window_start_.data(), window_,
                       buckets_per_sign_,    bucket_base_,
                       config_.clip};
-  float clipped[kBlock];
+  const int block = BlockSize(window_);
+  float clipped[kBlock], scratch[kScratch];
   int32_t start[kBlock];
   const size_t total = signals.size();
-  for (size_t from = 0; from < total; from += kBlock) {
-    const int n = static_cast<int>(std::min<size_t>(kBlock, total - from));
+  for (size_t from = 0; from < total; from += block) {
+    const int n = static_cast<int>(std::min<size_t>(block, total - from));
     ClipAndLocate(tables, signals.data() + from, n, clipped, start);
-    PredictBlock(tables, values.data(), clipped, start, n, config_.lr_min,
-                 config_.lr_max, rates.data() + from);
+    PredictBlock(tables, values.data(), clipped, start, n, block,
+                 config_.lr_min, config_.lr_max, scratch, rates.data() + from);
   }
 }
 
@@ -322,28 +334,21 @@ void LocalModels::ComputeStatistic(absl::Span<const float> previous,
   }
   std::fill(sums, sums + kBanks * count, 0.0);
 
-  float clipped[kBlock], change[kBlock];
+  const int block = BlockSize(window_);
+  float clipped[kBlock], change[kBlock], weighted[kScratch];
   int32_t start[kBlock];
-  // Scratch for the window's weighted activations, one row per slot.
-  float weighted_stack[8 * kBlock];
-  std::vector<float> weighted_heap;
-  float* weighted = weighted_stack;
-  if (window_ > 8) {
-    weighted_heap.resize(static_cast<size_t>(window_) * kBlock);
-    weighted = weighted_heap.data();
-  }
 
   const size_t total = previous.size();
-  for (size_t from = 0; from < total; from += kBlock) {
-    const int n = static_cast<int>(std::min<size_t>(kBlock, total - from));
+  for (size_t from = 0; from < total; from += block) {
+    const int n = static_cast<int>(std::min<size_t>(block, total - from));
     ClipAndLocate(tables, previous.data() + from, n, clipped, start);
     for (int i = 0; i < n; ++i) {
       change[i] =
           Change(config_.change_rule, previous[from + i], current[from + i]);
     }
-    ActivationBlock(tables, clipped, start, change, n, weighted);
+    ActivationBlock(tables, clipped, start, change, n, block, weighted);
     for (int k = 0; k < window_; ++k) {
-      const float* row = weighted + k * kBlock;
+      const float* row = weighted + k * block;
       for (int i = 0; i < n; ++i) {
         sums[(i % kBanks) * count + start[i] + k] += row[i];
       }
