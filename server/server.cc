@@ -1,0 +1,100 @@
+#include "server/server.h"
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "glog/logging.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace lrmem {
+namespace {
+
+constexpr char kServiceName[] = "lrmem.v1.LearningRateMemory";
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LrmemServer>> LrmemServer::Start(
+    const Options& options) {
+  std::unique_ptr<LrmemServer> server(new LrmemServer(options));
+
+  // Storage first: nothing is served before every memory is back.
+  Store::Options store_options;
+  store_options.path = options.data_dir;
+  store_options.sync_writes = options.sync_writes;
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(store_options);
+  if (!store.ok()) return store.status();
+  server->store_ = *std::move(store);
+  absl::StatusOr<std::unique_ptr<MemoryRegistry>> registry =
+      MemoryRegistry::Open(options.registry, server->store_.get());
+  if (!registry.ok()) return registry.status();
+  server->registry_ = *std::move(registry);
+
+  server->admin_ = std::make_unique<MemoryAdmin>(
+      options.admin, server->registry_.get(), server->store_.get());
+  server->service_ = std::make_unique<LearningRateMemoryService>(
+      options.session, server->admin_.get(), server->registry_.get());
+  absl::Status status = server->StartServing();
+  if (!status.ok()) return status;
+  return server;
+}
+
+absl::Status LrmemServer::StartServing() {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(),
+                           &port_);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    absl::Status error = absl::UnavailableError(
+        absl::StrCat("cannot listen on '", options_.listen, "'"));
+    LOG(ERROR) << error;
+    server_.reset();
+    return error;
+  }
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(kServiceName, true);
+  LOG(INFO) << "lrmem server listening on " << options_.listen << " (port "
+            << port_ << "), data in '" << options_.data_dir << "', "
+            << registry_->size() << " memories";
+  return absl::OkStatus();
+}
+
+LrmemServer::~LrmemServer() { Shutdown(); }
+
+void LrmemServer::Shutdown() {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ != nullptr) {
+    LOG(INFO) << "shutting down";
+    // Health first, so that load balancers stop sending work at once.
+    server_->GetHealthCheckService()->Shutdown();
+    service_->StopStreams();
+    const absl::Time deadline = absl::Now() + options_.shutdown_grace_period;
+    server_->Shutdown(absl::ToChronoTime(deadline));
+    server_->Wait();
+    server_.reset();
+  }
+  if (store_ != nullptr) {
+    absl::Status status = store_->Flush();
+    if (!status.ok()) LOG(ERROR) << "flushing the store: " << status;
+  }
+  service_.reset();
+  admin_.reset();
+  registry_.reset();
+  store_.reset();
+  LOG(INFO) << "shut down";
+}
+
+}  // namespace lrmem

@@ -1,0 +1,106 @@
+// TrainingSession: the server side of one Train stream, independent of the
+// transport. The first request opens the session on a memory; every later
+// request is one learner step.
+//
+// Two kinds of failure:
+//   - a returned non-OK status ends the session (first request not an
+//     `open`, unknown memory, invalid names, memory deleted meanwhile);
+//   - a step that cannot be applied comes back as an OK StepResult whose
+//     `error` is set; nothing of it was applied and the session goes on.
+//
+// A step in rates mode, for each of its groups:
+//   1. outside any lock, the statistic of the learner's previous and
+//      current gradient signals (none on the group's first step);
+//   2. under the memory's lock, the statistics merged into the values, the
+//      step counted and persisted (LiveMemory::ApplyStep);
+//   3. outside the lock, the rates predicted from the new values at the
+//      current signals, which then become the previous ones.
+// In statistics mode the learner computes 1 and 3 itself with the same
+// code, so both modes give the same rates for the same inputs.
+//
+// Thread-safety: one thread at a time per session (a stream delivers its
+// messages in order). Sessions are independent of each other.
+
+#ifndef LRMEM_SERVER_TRAINING_SESSION_H_
+#define LRMEM_SERVER_TRAINING_SESSION_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lrmem/v1/service.pb.h"
+#include "server/live_memory.h"
+#include "server/memory_registry.h"
+
+namespace lrmem {
+
+class TrainingSession {
+ public:
+  struct Options {
+    // Most groups one session may declare (RESOURCE_EXHAUSTED beyond).
+    size_t max_groups_per_session = 1024;
+    // Most floats (signals or statistics, all groups together) in one step;
+    // a larger step is rejected with RESOURCE_EXHAUSTED.
+    size_t max_values_per_message = size_t{16} << 20;
+  };
+
+  // `registry` must outlive the session.
+  TrainingSession(const Options& options, MemoryRegistry* registry);
+  // Closes the session on its memory.
+  ~TrainingSession();
+
+  TrainingSession(const TrainingSession&) = delete;
+  TrainingSession& operator=(const TrainingSession&) = delete;
+
+  // Handles the next request of the stream; see the file comment for what
+  // a non-OK status means.
+  absl::StatusOr<v1::TrainResponse> Handle(const v1::TrainRequest& request);
+
+ private:
+  // A step's group, checked and unpacked.
+  struct ParsedGroup {
+    const v1::GroupSpec* spec = nullptr;
+    std::vector<float> signal;     // rates mode
+    std::vector<float> statistic;  // statistics mode, may be empty
+  };
+
+  absl::StatusOr<v1::SessionOpened> Open(const v1::OpenSession& open);
+  absl::Status CheckOpen(const v1::OpenSession& open);
+  absl::StatusOr<v1::StepResult> Step(const v1::Step& step);
+  absl::Status ParseStep(const v1::Step& step, const LocalModels& models,
+                         std::vector<ParsedGroup>* groups) const;
+  absl::Status ParseGroup(const v1::GroupStep& group_step,
+                          const LocalModels& models, ParsedGroup* parsed) const;
+  absl::StatusOr<v1::StepResult> Apply(const v1::Step& step,
+                                       const LiveMemory::View& view,
+                                       std::vector<ParsedGroup>& groups)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(learner_->mu);
+  absl::StatusOr<v1::StepResult> Replay(const v1::Step& step,
+                                        const LiveMemory::View& view,
+                                        std::vector<ParsedGroup>& groups)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(learner_->mu);
+  // Fills `result` from the values after the step and remembers the
+  // signals (rates mode).
+  void Answer(const LocalModels& models, std::vector<ParsedGroup>& groups,
+              const LiveMemory::Outcome& outcome, v1::StepResult* result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(learner_->mu);
+  absl::Status MemoryGone() const;
+
+  const Options options_;
+  MemoryRegistry* const registry_;
+
+  // Set by Open.
+  std::shared_ptr<LiveMemory> memory_;
+  std::shared_ptr<LearnerState> learner_;
+  std::string learner_id_;
+  v1::SessionMode mode_ = v1::SESSION_MODE_UNSPECIFIED;
+  absl::flat_hash_map<std::string, v1::GroupSpec> groups_;
+};
+
+}  // namespace lrmem
+
+#endif  // LRMEM_SERVER_TRAINING_SESSION_H_
