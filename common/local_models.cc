@@ -73,11 +73,16 @@ inline float Clip(float z, float clip) {
   return z > clip ? clip : z;
 }
 
+// The change term of one parameter from its raw (unclipped) signals. The
+// sign rule multiplies signs, not values, so that tiny signals whose
+// product underflows still count.
 inline float Change(ChangeRule rule, float previous, float current) {
-  const float product = previous * current;
   if (rule == ChangeRule::kSign) {
-    return product > 0.0f ? 1.0f : (product < 0.0f ? -1.0f : 0.0f);
+    const float a = previous > 0.0f ? 1.0f : (previous < 0.0f ? -1.0f : 0.0f);
+    const float b = current > 0.0f ? 1.0f : (current < 0.0f ? -1.0f : 0.0f);
+    return a * b;
   }
+  const float product = previous * current;
   return product < -1.0f ? -1.0f : (product > 1.0f ? 1.0f : product);
 }
 

@@ -7,8 +7,11 @@
 // largest one at that signal are evaluated (a fixed-length window of
 // adjacent centers, looked up from the signal's floating-point bits). Each
 // local model left out weighs less than exp(-20) = 2e-9 relative to the
-// largest activation, below float precision; tests bound the difference to
-// a full evaluation.
+// largest activation. A predicted rate is therefore off by at most
+// (M - window) * 2e-9 * (lr_max - lr_min) in absolute terms: negligible
+// next to lr_max, but a rate near lr_min beside values near lr_max can be
+// off by a noticeable fraction of itself. Tests bound the difference to a
+// full evaluation.
 //
 // Thread-safety: immutable after Create; share freely across threads.
 
@@ -56,7 +59,8 @@ class LocalModels {
   // The learning statistic of one step of one group:
   //   statistic[m] = mean_i change(previous[i], current[i]) *
   //                  psi_m(previous[i])
-  // with change() the config's ChangeRule. Positive entries mean the rates
+  // with change() the config's ChangeRule applied to the raw signals (psi
+  // clips its argument, change does not). Positive entries mean the rates
   // at those signals were too small. All zero when every change is zero.
   // REQUIRES: previous.size() == current.size(), statistic.size() ==
   // size(), all inputs finite.

@@ -109,6 +109,13 @@ absl::Status MemoryGroup::Restore(const MemoryConfig& config,
   absl::Status s = CheckFinite(first_moment, "group first moment");
   if (s.ok()) s = CheckFinite(second_moment, "group second moment");
   if (!s.ok()) return s;
+  for (size_t m = 0; m < second_moment.size(); ++m) {
+    if (second_moment[m] < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("group second moment at index ", m, " is negative (",
+                       second_moment[m], ")"));
+    }
+  }
 
   values_ = std::move(values);
   first_moment_ = std::move(first_moment);
