@@ -16,6 +16,13 @@ grpc::Status ShuttingDown() {
                       "the last unanswered step");
 }
 
+grpc::Status NeverOpened() {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      "the stream ended without an `open` message, or its "
+                      "first message does not parse (names must be valid "
+                      "UTF-8)");
+}
+
 // Answers a unary call from the admin's result.
 template <typename Response>
 grpc::ServerUnaryReactor* Reply(grpc::CallbackServerContext* context,
@@ -65,9 +72,10 @@ class TrainReactor final
   }
 
   void OnReadDone(bool ok) override {
-    // The learner closed its side, or vanished.
+    // The learner closed its side, or vanished, or sent a message that
+    // does not parse (gRPC reports all three alike).
     if (!ok) {
-      FinishOnce(grpc::Status::OK);
+      FinishOnce(session_.is_open() ? grpc::Status::OK : NeverOpened());
       return;
     }
     bool stopping = false;

@@ -175,10 +175,6 @@ absl::Status TrainingSession::ParseGroup(const v1::GroupStep& group_step,
 absl::Status TrainingSession::ParseStep(
     const v1::Step& step, const LocalModels& models,
     std::vector<ParsedGroup>* groups) const {
-  if (step.sequence() == 0) {
-    return absl::InvalidArgumentError("step sequence numbers start at 1");
-  }
-
   // Bound the work before unpacking anything.
   size_t values = 0;
   for (const v1::GroupStep& group_step : step.groups()) {
@@ -209,6 +205,10 @@ absl::StatusOr<v1::StepResult> TrainingSession::Step(const v1::Step& step) {
   absl::MutexLock learner_lock(&learner_->mu);
   const LiveMemory::View view = memory_->Look(learner_id_);
   if (view.deleted) return MemoryGone();
+  if (step.sequence() == 0) {
+    return Rejected(
+        0, absl::InvalidArgumentError("step sequence numbers start at 1"));
+  }
   if (step.sequence() < view.last_sequence) {
     return Rejected(
         step.sequence(),

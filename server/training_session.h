@@ -60,6 +60,9 @@ class TrainingSession {
   // a non-OK status means.
   absl::StatusOr<v1::TrainResponse> Handle(const v1::TrainRequest& request);
 
+  // Whether an `open` succeeded.
+  bool is_open() const { return memory_ != nullptr; }
+
  private:
   // A step's group, checked and unpacked.
   struct ParsedGroup {
