@@ -4,6 +4,7 @@
 // resent steps are not applied twice, and bad input is rejected precisely.
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -520,6 +521,57 @@ TEST_F(TrainingTest, DeletingTheMemoryEndsItsSessions) {
   grpc::Status status = stream.Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(status.error_message(), HasSubstr("deleted"));
+}
+
+TEST_F(TrainingTest, SixtyFourConcurrentStreamsOnSeparateMemories) {
+  constexpr int kStreams = 64;
+  constexpr int kSteps = 20;
+  std::vector<std::unique_ptr<TrainStream>> streams;
+  // All open at once before any step is sent.
+  for (int i = 0; i < kStreams; ++i) {
+    streams.push_back(std::make_unique<TrainStream>(stub_.get()));
+    streams.back()->Open(OpenRequest("m" + std::to_string(i % 8),
+                                     "l" + std::to_string(i), {{"w", 256}},
+                                     kRates, true, FastConfig()));
+  }
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kStreams; ++i) {
+    threads.emplace_back([&, i] {
+      std::mt19937 rng(i);
+      for (uint64_t t = 1; t <= kSteps; ++t) {
+        v1::StepResult result = streams[i]->Step(
+            StepRequest(t, kRates, {{"w", RandomSignal(&rng, 256)}}));
+        if (result.has_error() || result.groups_size() != 1) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  for (int m = 0; m < 8; ++m) {
+    EXPECT_EQ(GetMemory("m" + std::to_string(m)).steps(),
+              uint64_t{kStreams / 8 * kSteps});
+  }
+}
+
+TEST_F(TrainingTest, VanishedClientsAreCleanedUp) {
+  CreateMemory("m");
+  for (int i = 0; i < 4; ++i) {
+    TrainStream stream(stub_.get());
+    stream.Open(
+        OpenRequest("m", "gone-" + std::to_string(i), {{"w", 2}}, kRates));
+    ASSERT_FALSE(
+        stream.Step(StepRequest(1, kRates, {{"w", {1, 2}}})).has_error());
+    EXPECT_GE(GetMemory("m").active_sessions(), 1u);
+    // ~TrainStream cancels the call without closing it properly.
+  }
+  // The server notices asynchronously.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (GetMemory("m").active_sessions() == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(GetMemory("m").active_sessions(), 0u);
+  EXPECT_EQ(GetMemory("m").steps(), 4u);
 }
 
 TEST_F(TrainingTest, ShutdownEndsOpenStreamsWithUnavailable) {
