@@ -52,7 +52,8 @@
 namespace lrmem {
 
 struct ClientOptions {
-  // Deadline of every admin call, and of opening a training session.
+  // Deadline of every admin call. (Training streams live as long as their
+  // session and have none; connect_timeout bounds their connection.)
   absl::Duration deadline = absl::Seconds(30);
 
   // How long to wait for the server to accept a connection before a call or
