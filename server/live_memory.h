@@ -121,6 +121,11 @@ class LiveMemory {
   absl::Status MarkDeleted();
 
   // The RAM state of a learner, created on first use.
+  //
+  // TODO: learner states are never evicted. A memory that sees many
+  // short-lived learner ids keeps each one's previous signals (O(D) per
+  // group) until it is deleted or the server restarts; states of learners
+  // without a session for a while should be dropped.
   std::shared_ptr<LearnerState> Learner(absl::string_view learner_id);
 
   // Training sessions currently open on this memory.

@@ -272,10 +272,10 @@ absl::StatusOr<v1::StepResult> TrainingSession::Replay(
     std::vector<ParsedGroup>& groups) {
   VLOG(1) << "memory '" << memory_->name() << "': learner '" << learner_id_
           << "' resent step " << step.sequence();
-  const std::optional<v1::StepResult>& last = learner_->last_result;
-  if (last.has_value() && last->sequence() == step.sequence() &&
+  if (learner_->last_result.has_value() &&
+      learner_->last_result->sequence() == step.sequence() &&
       learner_->last_result_generation == view.generation) {
-    v1::StepResult result = *last;
+    v1::StepResult result = *learner_->last_result;
     result.set_replayed(true);
     return result;
   }
