@@ -1,9 +1,11 @@
 #include "lrmem/learner_session.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "client/grpc_status.h"
 #include "common/config_proto.h"
 #include "common/float_bytes.h"
@@ -95,6 +97,22 @@ absl::Status LearnerSession::Connect() {
     next_sequence_ = response.opened().last_sequence() + 1;
   }
   return absl::OkStatus();
+}
+
+absl::Status LearnerSession::Reconnect() {
+  // Right after a break the channel may still hand out the dying
+  // connection, so an UNAVAILABLE open is tried again until the connection
+  // timeout has passed.
+  const absl::Time deadline = absl::Now() + client_->options().connect_timeout;
+  absl::Duration backoff = absl::Milliseconds(10);
+  while (true) {
+    absl::Status status = Connect();
+    if (!absl::IsUnavailable(status) || absl::Now() + backoff > deadline) {
+      return status;
+    }
+    absl::SleepFor(backoff);
+    backoff = std::min(2 * backoff, absl::Milliseconds(500));
+  }
 }
 
 absl::Status LearnerSession::CheckLocalModels(const v1::SessionOpened& opened) {
@@ -199,7 +217,7 @@ absl::StatusOr<v1::StepResult> LearnerSession::Exchange(
                  << "); reconnecting and resending step "
                  << request.step().sequence();
     ++reconnects_;
-    absl::Status status = Connect();
+    absl::Status status = Reconnect();
     result = status.ok() ? ExchangeOnce(request) : status;
   }
   if (!result.ok()) broken_ = result.status();

@@ -17,9 +17,10 @@
 //     values and predicts the rates locally. Traffic independent of D.
 //
 // Steps are numbered internally. When the stream breaks (the server
-// restarted, the connection dropped), Step reconnects once and resends the
-// same step under the same number; the server recognises a step it already
-// applied and answers it again without applying it twice.
+// restarted, the connection dropped), Step reopens it, trying for up to
+// ClientOptions::connect_timeout, and resends the same step once under the
+// same number; the server recognises a step it already applied and answers
+// it again without applying it twice.
 //
 // Example:
 //
@@ -154,6 +155,7 @@ class LearnerSession {
   LearnerSession(Client* client, SessionOptions options);
 
   absl::Status Connect();
+  absl::Status Reconnect();
   absl::Status CheckLocalModels(const v1::SessionOpened& opened);
   absl::Status CheckSignals(absl::Span<const GroupSignal> signals) const;
   void BuildStep(absl::Span<const GroupSignal> signals, v1::Step* step);
