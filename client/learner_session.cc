@@ -182,9 +182,11 @@ void LearnerSession::BuildStep(absl::Span<const GroupSignal> signals,
       PackFloats(signal.signal, group_step->mutable_gradient_signal());
       continue;
     }
-    // No previous signal yet: an empty statistic, which teaches nothing.
+    // No previous signal yet (or no parameters): an empty statistic, which
+    // teaches nothing, as the server does in rates mode.
     const SignalHistory& history = histories_[group_index_.at(signal.group)];
-    if (history.ComputeStatistic(*models_, signal.signal,
+    if (!signal.signal.empty() &&
+        history.ComputeStatistic(*models_, signal.signal,
                                  absl::MakeSpan(statistic))) {
       PackFloats(statistic, group_step->mutable_statistic());
     }
