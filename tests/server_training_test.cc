@@ -523,6 +523,41 @@ TEST_F(TrainingTest, DeletingTheMemoryEndsItsSessions) {
   EXPECT_THAT(status.error_message(), HasSubstr("deleted"));
 }
 
+TEST_F(TrainingTest, ResentStepAfterARestartIsAnsweredFromCurrentValues) {
+  CreateMemory("m");
+  std::mt19937 rng(9);
+  const std::vector<float> first = RandomSignal(&rng, 16);
+  const std::vector<float> second = RandomSignal(&rng, 16);
+  v1::StepResult original;
+  {
+    TrainStream stream(stub_.get());
+    stream.Open(OpenRequest("m", "a", {{"w", 16}}, kRates));
+    ASSERT_FALSE(
+        stream.Step(StepRequest(1, kRates, {{"w", first}})).has_error());
+    original = stream.Step(StepRequest(2, kRates, {{"w", second}}));
+    ASSERT_FALSE(original.has_error());
+    ASSERT_TRUE(stream.Finish().ok());
+  }
+  StartServer(TestServerOptions(dir_.path()));
+
+  // The server lost its RAM; the answer is recomputed, nothing applied.
+  TrainStream stream(stub_.get());
+  stream.Open(OpenRequest("m", "a", {{"w", 16}}, kRates));
+  v1::StepResult again = stream.Step(StepRequest(2, kRates, {{"w", second}}));
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(again.memory_steps(), 2u);
+  EXPECT_EQ(again.groups(0).learning_rates(),
+            original.groups(0).learning_rates());
+  const v1::MemoryInfo info = GetMemory("m");
+  EXPECT_EQ(info.steps(), 2u);
+  EXPECT_EQ(info.groups(0).updates(), 1u);
+
+  // The resent signal became the previous one: the next step learns.
+  v1::StepResult next = stream.Step(StepRequest(3, kRates, {{"w", first}}));
+  ASSERT_FALSE(next.has_error());
+  EXPECT_EQ(GetMemory("m").groups(0).updates(), 2u);
+}
+
 TEST_F(TrainingTest, SixtyFourConcurrentStreamsOnSeparateMemories) {
   constexpr int kStreams = 64;
   constexpr int kSteps = 20;
