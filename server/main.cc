@@ -34,7 +34,7 @@ DEFINE_uint64(max_values_per_message, uint64_t{16} << 20,
 DEFINE_int32(shutdown_grace_period_ms, 5000,
              "how long open streams get to end on shutdown");
 DEFINE_string(metrics_listen, "",
-              "reserved for a Prometheus metrics endpoint (not served yet)");
+              "host:port of a Prometheus endpoint (/metrics); none if empty");
 
 namespace {
 
@@ -54,6 +54,7 @@ lrmem::LrmemServer::Options OptionsFromFlags() {
   options.listen = FLAGS_listen;
   options.data_dir = FLAGS_data_dir;
   options.sync_writes = FLAGS_sync_writes;
+  options.metrics_listen = FLAGS_metrics_listen;
   options.max_message_bytes = FLAGS_max_message_bytes;
   options.shutdown_grace_period =
       absl::Milliseconds(FLAGS_shutdown_grace_period_ms);
@@ -72,9 +73,6 @@ int main(int argc, char** argv) {
   FLAGS_logtostderr = true;
 
   const sigset_t signals = BlockShutdownSignals();
-  if (!FLAGS_metrics_listen.empty()) {
-    LOG(WARNING) << "--metrics_listen is not implemented yet; ignored";
-  }
 
   absl::StatusOr<std::unique_ptr<lrmem::LrmemServer>> server =
       lrmem::LrmemServer::Start(OptionsFromFlags());

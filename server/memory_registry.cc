@@ -29,12 +29,22 @@ absl::StatusOr<std::unique_ptr<MemoryRegistry>> MemoryRegistry::Open(
     LOG(ERROR) << "recovering memories: " << status;
     return status;
   }
+  {
+    absl::MutexLock lock(&registry->mu_);
+    registry->CountMemories();
+  }
   LOG(INFO) << "recovered " << registry->size() << " memories";
   return registry;
 }
 
 MemoryRegistry::MemoryRegistry(const Options& options, Store* store)
     : options_(options), store_(store) {}
+
+void MemoryRegistry::CountMemories() const {
+  if (options_.metrics != nullptr) {
+    options_.metrics->SetMemories(memories_.size());
+  }
+}
 
 size_t MemoryRegistry::size() const {
   absl::MutexLock lock(&mu_);
@@ -66,6 +76,7 @@ absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::Insert(
   auto live = std::make_shared<LiveMemory>(std::string(name), std::move(memory),
                                            store_);
   memories_.emplace(std::string(name), live);
+  CountMemories();
   LOG(INFO) << "memory '" << name << "' created";
   return live;
 }
@@ -113,6 +124,8 @@ absl::Status MemoryRegistry::Remove(absl::string_view name) {
   status = it->second->MarkDeleted();
   if (!status.ok()) return status;
   memories_.erase(it);
+  CountMemories();
+  if (options_.metrics != nullptr) options_.metrics->MemoryDeleted(name);
   LOG(INFO) << "memory '" << name << "' deleted";
   return absl::OkStatus();
 }

@@ -23,6 +23,7 @@
 #include "common/memory.h"
 #include "common/memory_config.h"
 #include "server/live_memory.h"
+#include "server/metrics.h"
 #include "server/store.h"
 
 namespace lrmem {
@@ -32,6 +33,8 @@ class MemoryRegistry {
   struct Options {
     // Most memories hosted at once; creating one more is RESOURCE_EXHAUSTED.
     size_t max_memories = 10000;
+    // Where the count of memories goes; not owned, may be null (default).
+    Metrics* metrics = nullptr;
   };
 
   // Recovers every memory in `store`, which must outlive the registry.
@@ -74,6 +77,7 @@ class MemoryRegistry {
   absl::StatusOr<std::shared_ptr<LiveMemory>> Insert(absl::string_view name,
                                                      Memory memory)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountMemories() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   Store* const store_;

@@ -22,22 +22,32 @@ absl::StatusOr<std::unique_ptr<LrmemServer>> LrmemServer::Start(
     const Options& options) {
   std::unique_ptr<LrmemServer> server(new LrmemServer(options));
 
+  absl::StatusOr<std::unique_ptr<Metrics>> metrics =
+      Metrics::Create(options.metrics_listen);
+  if (!metrics.ok()) return metrics.status();
+  server->metrics_ = *std::move(metrics);
+
   // Storage first: nothing is served before every memory is back.
   Store::Options store_options;
   store_options.path = options.data_dir;
   store_options.sync_writes = options.sync_writes;
+  store_options.metrics = server->metrics_.get();
   absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(store_options);
   if (!store.ok()) return store.status();
   server->store_ = *std::move(store);
+  MemoryRegistry::Options registry_options = options.registry;
+  registry_options.metrics = server->metrics_.get();
   absl::StatusOr<std::unique_ptr<MemoryRegistry>> registry =
-      MemoryRegistry::Open(options.registry, server->store_.get());
+      MemoryRegistry::Open(registry_options, server->store_.get());
   if (!registry.ok()) return registry.status();
   server->registry_ = *std::move(registry);
 
   server->admin_ = std::make_unique<MemoryAdmin>(
       options.admin, server->registry_.get(), server->store_.get());
+  TrainingSession::Options session_options = options.session;
+  session_options.metrics = server->metrics_.get();
   server->service_ = std::make_unique<LearningRateMemoryService>(
-      options.session, server->admin_.get(), server->registry_.get());
+      session_options, server->admin_.get(), server->registry_.get());
   absl::Status status = server->StartServing();
   if (!status.ok()) return status;
   return server;

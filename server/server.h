@@ -24,6 +24,7 @@
 #include "grpcpp/server.h"
 #include "server/memory_admin.h"
 #include "server/memory_registry.h"
+#include "server/metrics.h"
 #include "server/service.h"
 #include "server/store.h"
 #include "server/training_session.h"
@@ -45,6 +46,9 @@ class LrmemServer {
     int max_message_bytes = 64 << 20;
     // How long Shutdown lets streams end before cancelling them.
     absl::Duration shutdown_grace_period = absl::Seconds(5);
+    // host:port of the Prometheus endpoint (/metrics); empty (default)
+    // serves none. Port 0 picks a free one (see metrics_port()).
+    std::string metrics_listen;
     MemoryRegistry::Options registry;
     TrainingSession::Options session;
     MemoryAdmin::Options admin;
@@ -63,6 +67,8 @@ class LrmemServer {
 
   // The port actually bound.
   int port() const { return port_; }
+  // The port of the metrics endpoint, 0 when there is none.
+  int metrics_port() const { return metrics_->port(); }
 
   // See the file comment. Returns when everything is stopped and flushed.
   void Shutdown();
@@ -72,6 +78,7 @@ class LrmemServer {
   absl::Status StartServing();
 
   const Options options_;
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<MemoryRegistry> registry_;
   std::unique_ptr<MemoryAdmin> admin_;

@@ -1,5 +1,6 @@
 #include "server/store.h"
 
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -82,20 +83,29 @@ absl::Status Store::Put(rocksdb::ColumnFamilyHandle* family,
                         absl::string_view key, const std::string& value) {
   rocksdb::WriteBatch batch;
   rocksdb::Status status = batch.Put(family, ToSlice(key), value);
-  if (status.ok()) {
-    rocksdb::WriteOptions write_options;
-    write_options.sync = options_.sync_writes;
-    status = db_->Write(write_options, &batch);
-  }
+  if (status.ok()) status = Write(&batch);
   return FromRocksDb(status, absl::StrCat("writing '", key, "'"));
+}
+
+rocksdb::Status Store::Write(rocksdb::WriteBatch* batch) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_writes;
+  const auto start = std::chrono::steady_clock::now();
+  rocksdb::Status status = db_->Write(write_options, batch);
+  if (options_.metrics != nullptr) {
+    options_.metrics->StoreWrite(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count());
+  }
+  return status;
 }
 
 absl::Status Store::Delete(rocksdb::ColumnFamilyHandle* family,
                            absl::string_view key) {
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync_writes;
-  return FromRocksDb(db_->Delete(write_options, family, ToSlice(key)),
-                     absl::StrCat("deleting '", key, "'"));
+  rocksdb::WriteBatch batch;
+  rocksdb::Status status = batch.Delete(family, ToSlice(key));
+  if (status.ok()) status = Write(&batch);
+  return FromRocksDb(status, absl::StrCat("deleting '", key, "'"));
 }
 
 absl::Status Store::ForEachMemory(

@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "lrmem/v1/service.pb.h"
 #include "rocksdb/db.h"
+#include "server/metrics.h"
 
 namespace lrmem {
 
@@ -38,6 +39,8 @@ class Store {
     // fsync the write-ahead log on every write (default: off; writes then
     // survive a process crash but not a power cut).
     bool sync_writes = false;
+    // Where write latencies go; not owned, may be null (default).
+    Metrics* metrics = nullptr;
   };
 
   // Opens (or creates) the database. INTERNAL or the RocksDB error
@@ -82,6 +85,8 @@ class Store {
                    const std::string& value);
   absl::Status Delete(rocksdb::ColumnFamilyHandle* family,
                       absl::string_view key);
+  // Applies `batch` with the configured durability, timed.
+  rocksdb::Status Write(rocksdb::WriteBatch* batch);
 
   Options options_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -1,5 +1,6 @@
 #include "server/training_session.h"
 
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +27,11 @@ std::string GroupWhat(absl::string_view group, absl::string_view what) {
   return absl::StrCat("group '", group, "': ", what);
 }
 
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 }  // namespace
 
 TrainingSession::TrainingSession(const Options& options,
@@ -33,10 +39,31 @@ TrainingSession::TrainingSession(const Options& options,
     : options_(options), registry_(registry) {}
 
 TrainingSession::~TrainingSession() {
-  if (memory_ != nullptr) memory_->RemoveSession();
+  if (memory_ == nullptr) return;
+  memory_->RemoveSession();
+  if (options_.metrics != nullptr) options_.metrics->SessionClosed();
 }
 
 absl::StatusOr<v1::TrainResponse> TrainingSession::Handle(
+    const v1::TrainRequest& request) {
+  absl::StatusOr<v1::TrainResponse> response = HandleRequest(request);
+  Count(request, response);
+  return response;
+}
+
+void TrainingSession::Count(
+    const v1::TrainRequest& request,
+    const absl::StatusOr<v1::TrainResponse>& response) const {
+  if (options_.metrics == nullptr) return;
+  options_.metrics->StreamBytes(request.ByteSizeLong(),
+                                response.ok() ? response->ByteSizeLong() : 0);
+  if (response.ok() && response->step().has_error()) {
+    options_.metrics->StepRejected(
+        static_cast<absl::StatusCode>(response->step().error().code()));
+  }
+}
+
+absl::StatusOr<v1::TrainResponse> TrainingSession::HandleRequest(
     const v1::TrainRequest& request) {
   v1::TrainResponse response;
   if (request.has_open()) {
@@ -102,6 +129,7 @@ absl::StatusOr<v1::SessionOpened> TrainingSession::Open(
 
   memory_ = *std::move(memory);
   memory_->AddSession();
+  if (options_.metrics != nullptr) options_.metrics->SessionOpened();
   learner_ = memory_->Learner(open.learner_id());
   learner_id_ = open.learner_id();
   mode_ = open.mode();
@@ -231,6 +259,7 @@ absl::StatusOr<v1::StepResult> TrainingSession::Apply(
     const v1::Step& step, const LiveMemory::View& view,
     std::vector<ParsedGroup>& groups) {
   // The statistics, outside the memory's lock.
+  const auto start = std::chrono::steady_clock::now();
   const LocalModels& models = *view.models;
   std::vector<LiveMemory::GroupUpdate> updates(groups.size());
   for (size_t i = 0; i < groups.size(); ++i) {
@@ -251,17 +280,26 @@ absl::StatusOr<v1::StepResult> TrainingSession::Apply(
   }
 
   // The merge, under the memory's lock, persisted before we answer.
+  const double statistics_seconds = SecondsSince(start);
+  const auto merge_start = std::chrono::steady_clock::now();
   absl::StatusOr<LiveMemory::Outcome> outcome =
       memory_->ApplyStep(learner_id_, step.sequence(), view, updates);
+  const double storage_seconds = SecondsSince(merge_start);
   if (absl::IsNotFound(outcome.status())) return MemoryGone();
   if (!outcome.ok()) return Rejected(step.sequence(), outcome.status());
 
   // The answer, outside the lock.
   v1::StepResult result;
   result.set_sequence(step.sequence());
+  const auto answer_start = std::chrono::steady_clock::now();
   Answer(*outcome->models, groups, *outcome, &result);
   learner_->last_result = result;
   learner_->last_result_generation = view.generation;
+  if (options_.metrics != nullptr) {
+    options_.metrics->StepApplied(
+        memory_->name(), statistics_seconds + SecondsSince(answer_start),
+        storage_seconds);
+  }
   VLOG(2) << "memory '" << memory_->name() << "': learner '" << learner_id_
           << "' step " << step.sequence() << " applied";
   return result;

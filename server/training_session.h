@@ -35,6 +35,7 @@
 #include "lrmem/v1/service.pb.h"
 #include "server/live_memory.h"
 #include "server/memory_registry.h"
+#include "server/metrics.h"
 
 namespace lrmem {
 
@@ -46,6 +47,9 @@ class TrainingSession {
     // Most floats (signals or statistics, all groups together) in one step;
     // a larger step is rejected with RESOURCE_EXHAUSTED.
     size_t max_values_per_message = size_t{16} << 20;
+    // Where steps, rejections, sessions and bytes are counted; not owned,
+    // may be null (default).
+    Metrics* metrics = nullptr;
   };
 
   // `registry` must outlive the session.
@@ -71,6 +75,8 @@ class TrainingSession {
     std::vector<float> statistic;  // statistics mode, may be empty
   };
 
+  absl::StatusOr<v1::TrainResponse> HandleRequest(
+      const v1::TrainRequest& request);
   absl::StatusOr<v1::SessionOpened> Open(const v1::OpenSession& open);
   absl::Status CheckOpen(const v1::OpenSession& open);
   absl::StatusOr<v1::StepResult> Step(const v1::Step& step);
@@ -92,6 +98,8 @@ class TrainingSession {
               const LiveMemory::Outcome& outcome, v1::StepResult* result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(learner_->mu);
   absl::Status MemoryGone() const;
+  void Count(const v1::TrainRequest& request,
+             const absl::StatusOr<v1::TrainResponse>& response) const;
 
   const Options options_;
   MemoryRegistry* const registry_;
