@@ -78,8 +78,8 @@ absl::StatusOr<Table> RunPayloadScenario(const PayloadOptions& options,
           absl::StrCat("payload D=", size, ": ", runs.status().message()));
     }
     const Summary latency = Scaled(Summarize(runs->latencies), 1e3);
-    table.AddRow({SizeCell(size), NumberCell(runs->groups),
-                  NumberCell(runs->messages_per_step), SpreadCell(latency),
+    table.AddRow({SizeCell(size), SizeCell(runs->groups),
+                  SizeCell(runs->messages_per_step), SpreadCell(latency),
                   NumberCell(latency.p99),
                   SpreadCell(Scaled(Summarize(runs->bytes_per_second), 1e-6))});
   }

@@ -147,7 +147,7 @@ absl::StatusOr<Table> RunSharingScenario(const SharingOptions& options,
         if (!runs.ok()) return runs.status();
         const Summary latency = Scaled(Summarize(runs->latencies), 1e3);
         table.AddRow(
-            {NumberCell(count), TextCell(shared ? "one" : "one each"),
+            {SizeCell(count), TextCell(shared ? "one" : "one each"),
              TextCell(mode == SessionMode::kRates ? "rates" : "statistics"),
              SpreadCell(Summarize(runs->steps_per_second)),
              NumberCell(latency.median), NumberCell(latency.p99),

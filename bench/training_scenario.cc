@@ -133,7 +133,7 @@ void AddRows(int batch, const std::vector<Variant>& variants, Table& table) {
     const Summary step = Scaled(Summarize(variant.step_seconds), 1e6);
     const Summary optimizer = Scaled(Summarize(variant.optimizer_seconds), 1e6);
     const double ratio = step.median / (sgd * 1e6);
-    table.AddRow({NumberCell(batch), TextCell(variant.name), SpreadCell(step),
+    table.AddRow({SizeCell(batch), TextCell(variant.name), SpreadCell(step),
                   SpreadCell(optimizer), NumberCell(ratio),
                   NumberCell((ratio - 1.0) * 100.0, 2)});
   }
