@@ -149,11 +149,16 @@ TEST_F(AdminTest, InvalidAndTakenNames) {
         << "name of " << bad.size() << " bytes";
     EXPECT_THAT(status.error_message(), HasSubstr("memory"));
   }
-  // Invalid UTF-8 in a proto3 string field: the request does not parse, so
-  // gRPC rejects it before the service sees it; nothing is created.
+  // Name fields are bytes on the wire, so invalid UTF-8 reaches the service
+  // and is refused there, with a message that says so; nothing is created.
   v1::MemoryInfo info;
-  EXPECT_FALSE(Create("bad\xc3(").ok());
-  EXPECT_FALSE(Get("bad\xc3(", &info).ok());
+  for (const std::string& bad : {std::string("bad\xc3("), std::string("\xff"),
+                                 std::string("\xed\xa0\x80")}) {
+    grpc::Status created = Create(bad);
+    EXPECT_EQ(created.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(created.error_message(), HasSubstr("UTF-8"));
+    EXPECT_EQ(Get(bad, &info).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
   grpc::ClientContext list_context;
   v1::ListMemoriesResponse listed;
   ASSERT_TRUE(

@@ -478,9 +478,10 @@ TEST_F(TrainingTest, SessionLevelErrorsEndTheStream) {
               grpc::StatusCode::INVALID_ARGUMENT, "memory");
   expect_ends(OpenRequest("bad\x01", "a", {}, kRates),
               grpc::StatusCode::INVALID_ARGUMENT, "control");
-  // Invalid UTF-8 in a string field does not even parse as a request.
   expect_ends(OpenRequest("bad\xff", "a", {}, kRates),
-              grpc::StatusCode::INVALID_ARGUMENT, "does not parse");
+              grpc::StatusCode::INVALID_ARGUMENT, "UTF-8");
+  expect_ends(OpenRequest("m", "a", {{"g\xc0\xaf", 1}}, kRates),
+              grpc::StatusCode::INVALID_ARGUMENT, "UTF-8");
   expect_ends(OpenRequest("m", "", {}, kRates),
               grpc::StatusCode::INVALID_ARGUMENT, "learner");
   expect_ends(OpenRequest("m", "a", {{"g\n", 1}}, kRates),
