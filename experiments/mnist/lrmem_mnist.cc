@@ -44,8 +44,8 @@ DEFINE_string(tasks, "1v2,1v3,1v4",
               "the binary tasks in training order, as <digit>v<digit>");
 DEFINE_int32(test_per_class, 200,
              "held-out test digits per class (the last ones of each class)");
-DEFINE_int32(samples_per_task, 1000, "updates (one sample each) per task");
-DEFINE_int32(eval_every, 20, "measure test accuracy every this many updates");
+DEFINE_int32(samples_per_task, 1500, "updates (one sample each) per task");
+DEFINE_int32(eval_every, 25, "measure test accuracy every this many updates");
 DEFINE_double(learning_rate, 0.01,
               "base learning rate of every variant; fresh memories start "
               "here");
@@ -74,13 +74,16 @@ DEFINE_string(memory_layout, "log", "centers: even or log (log-spaced)");
 DEFINE_double(memory_clip, 2.0, "signals are clipped to [-clip, clip]");
 DEFINE_double(memory_smallest_magnitude, 1e-4,
               "log layout: smallest non-zero center magnitude");
-DEFINE_double(memory_width_scale, 0.1, "width as a fraction of spacing");
-DEFINE_double(memory_meta_learning_rate, 0.01,
+DEFINE_double(memory_width_scale, 0.5, "width as a fraction of spacing");
+DEFINE_double(memory_meta_learning_rate, 1e-4,
               "step size of the memory's own optimizer");
-DEFINE_string(memory_meta_optimizer, "sgd", "sgd or adam");
-DEFINE_string(memory_change_rule, "clamped_product", "clamped_product or sign");
+DEFINE_string(memory_meta_optimizer, "adam", "sgd or adam");
+DEFINE_string(memory_change_rule, "sign", "clamped_product or sign");
 DEFINE_double(memory_lr_min, 1e-9, "smallest rate the memory predicts");
-DEFINE_double(memory_lr_max, 1.0, "largest rate the memory predicts");
+DEFINE_double(memory_lr_max, 0.03,
+              "largest rate the memory predicts; without a cap, the sign "
+              "rule on Adam's smooth first moment raises rates until the "
+              "network diverges");
 DEFINE_double(memory_value_smoothing, 0.0,
               "pull of each value towards its neighbours per update");
 DEFINE_bool(memory_group_per_layer, false,

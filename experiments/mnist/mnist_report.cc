@@ -162,8 +162,9 @@ std::string GnuplotScript(const std::vector<Variant>& variants,
                   budget, ")'\n", "set style data histogram\n",
                   "set style histogram errorbars gap 2 lw 1\n",
                   "set style fill solid 0.8 border -1\n", "set xrange [*:*]\n",
-                  "set yrange [0:", budget * 1.05, "]\n", "set xlabel 'task'\n",
-                  "set ylabel 'samples'\n", "set key top left\n", "plot ");
+                  "set yrange [0:", budget * 1.4, "]\n", "set xlabel 'task'\n",
+                  "set ylabel 'samples'\n",
+                  "set key top left horizontal maxrows 3\n", "plot ");
   for (int i = 0; i < n; ++i) {
     absl::StrAppend(&gp, i == 0 ? "'reach_bars.dat'" : ", ''", " using ",
                     2 + 2 * i, ":", 3 + 2 * i, i == 0 ? ":xtic(1)" : "",

@@ -25,9 +25,9 @@ struct TrainingOptions {
   // values here.
   float learning_rate = 0.01f;
   // Updates (= samples seen) per task.
-  int samples_per_task = 1000;
+  int samples_per_task = 1500;
   // Test accuracy is measured before the first update and every this many.
-  int eval_every = 20;
+  int eval_every = 25;
 
   // Where the memory variants find their memory: a server address, or empty
   // for a server embedded in the process keeping its data in
