@@ -8,10 +8,17 @@
 //   lrmem-mnist                          embedded memory server
 //   lrmem-mnist --server=localhost:50051 a running lrmem-server
 //   lrmem-mnist --quick                  the short run the tests use
+//
+// Several jobs can train one memory on a server together, each under its
+// own learner id:
+//
+//   lrmem-mnist --server=HOST:50051 --shared_memory=mnist-shared
+//               --learner_id=job-a --variants=sgd+memory
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -28,6 +35,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/validation.h"
 #include "experiments/mnist/mnist_data.h"
 #include "experiments/mnist/mnist_report.h"
 #include "experiments/mnist/mnist_training.h"
@@ -63,9 +71,24 @@ DEFINE_bool(quick, false,
 
 DEFINE_string(server, "",
               "address of a running lrmem-server; empty: an embedded server "
-              "keeping its data under --out_dir");
+              "keeping its data under --out_dir, whose INFO log is held back "
+              "while training (so it does not break the progress line) "
+              "unless --minloglevel is given");
 DEFINE_string(run_name, "",
               "prefix of memory and snapshot names; empty: mnist-<time>-<pid>");
+DEFINE_string(shared_memory, "",
+              "needs --server: every memory variant trains, for every seed "
+              "and task, with this one memory (created with the --memory_* "
+              "config if missing) instead of memories of its own, so the "
+              "memory keeps learning across tasks and seeds and from every "
+              "other job using the same name. A reload variant is then the "
+              "same as the fresh one and runs as it, once "
+              "(sgd+memory+reload as sgd+memory); empty: per-run memories "
+              "named after --run_name");
+DEFINE_string(learner_id, "",
+              "who this job is to the memory server: a run opens its session "
+              "on a task as <learner_id>/<variant>-seed<N>/<task>, so jobs "
+              "sharing a memory need different ids; empty: <hostname>-<pid>");
 
 // The memory's configuration. Defaults are what the sweep in
 // docs/results.md found for this network.
@@ -146,6 +169,34 @@ absl::StatusOr<MemoryConfig> MemoryConfigFromFlags() {
   c.value_smoothing = FLAGS_memory_value_smoothing;
   if (absl::Status s = ValidateConfig(c); !s.ok()) return s;
   return c;
+}
+
+// <hostname>-<pid>: unique among running processes, so by default two jobs
+// never share a learner id.
+std::string DefaultLearnerId() {
+  std::array<char, 256> host{};
+  if (gethostname(host.data(), host.size() - 1) != 0 || host[0] == '\0') {
+    return absl::StrCat("localhost-", getpid());
+  }
+  return absl::StrCat(host.data(), "-", getpid());
+}
+
+// With a shared memory a run has no memory of its own to reload: each
+// reload variant runs as its fresh counterpart, and that only once.
+std::vector<Variant> VariantsForSharedMemory(
+    const std::vector<Variant>& variants) {
+  std::vector<Variant> distinct;
+  for (Variant v : variants) {
+    const Variant fresh = WithoutReload(v);
+    if (fresh != v) {
+      LOG(INFO) << "--shared_memory: " << VariantName(v) << " runs as "
+                << VariantName(fresh);
+    }
+    if (std::find(distinct.begin(), distinct.end(), fresh) == distinct.end()) {
+      distinct.push_back(fresh);
+    }
+  }
+  return distinct;
 }
 
 // "1v2" -> (1, 2).
@@ -301,6 +352,22 @@ absl::StatusOr<TrainingOptions> OptionsFromFlags() {
           ? absl::StrCat("mnist-", absl::ToUnixSeconds(absl::Now()), "-",
                          getpid())
           : FLAGS_run_name;
+  if (!FLAGS_shared_memory.empty()) {
+    if (FLAGS_server.empty()) {
+      return absl::InvalidArgumentError(
+          "--shared_memory needs --server: an embedded memory server is "
+          "private to this job");
+    }
+    absl::Status s = ValidateName("--shared_memory", FLAGS_shared_memory);
+    if (!s.ok()) return s;
+  }
+  options.shared_memory = FLAGS_shared_memory;
+  options.learner_id =
+      FLAGS_learner_id.empty() ? DefaultLearnerId() : FLAGS_learner_id;
+  if (absl::Status s = ValidateName("--learner_id", options.learner_id);
+      !s.ok()) {
+    return s;
+  }
   options.group_per_layer = FLAGS_memory_group_per_layer;
   absl::StatusOr<MemoryConfig> config = MemoryConfigFromFlags();
   if (!config.ok()) return config.status();
@@ -338,13 +405,19 @@ int Main() {
   if (FLAGS_quick) ApplyQuickDefaults();
   absl::StatusOr<TrainingOptions> options = OptionsFromFlags();
   absl::StatusOr<std::vector<Variant>> variants = ParseVariants(FLAGS_variants);
-  absl::StatusOr<std::vector<BinaryTask>> tasks = LoadTasks();
-  for (const absl::Status& s :
-       {options.status(), variants.status(), tasks.status()}) {
+  for (const absl::Status& s : {options.status(), variants.status()}) {
     if (!s.ok()) {
       LOG(ERROR) << s;
       return 2;
     }
+  }
+  if (!options->shared_memory.empty()) {
+    *variants = VariantsForSharedMemory(*variants);
+  }
+  absl::StatusOr<std::vector<BinaryTask>> tasks = LoadTasks();
+  if (!tasks.ok()) {
+    LOG(ERROR) << tasks.status();
+    return 2;
   }
   // Embedded memories of an earlier run in the same --out_dir are of no
   // use and would only pile up.
@@ -369,11 +442,27 @@ int Main() {
   LOG(INFO) << runs.size() << " runs of " << tasks->size() << " tasks x "
             << FLAGS_samples_per_task << " samples, learning rate "
             << FLAGS_learning_rate << ", memory "
-            << (FLAGS_server.empty() ? "embedded" : FLAGS_server);
+            << (FLAGS_server.empty() ? "embedded" : FLAGS_server)
+            << (options->shared_memory.empty()
+                    ? ""
+                    : absl::StrCat(" '", options->shared_memory, "' (shared)"))
+            << ", learner id " << options->learner_id;
+
+  // The embedded servers log their start and stop at INFO from the
+  // training threads, in the middle of the progress line; hold INFO back
+  // while they run unless the user chose a log level.
+  const int32_t log_level = FLAGS_minloglevel;
+  gflags::CommandLineFlagInfo log_level_flag;
+  if (FLAGS_server.empty() &&
+      gflags::GetCommandLineFlagInfo("minloglevel", &log_level_flag) &&
+      log_level_flag.is_default) {
+    FLAGS_minloglevel = std::max<int32_t>(log_level, google::GLOG_WARNING);
+  }
   ProgressLine progress(static_cast<int64_t>(runs.size()) * tasks->size() *
                         FLAGS_samples_per_task);
   TrainAll(runs, *tasks, *options, progress);
   progress.Finish();
+  FLAGS_minloglevel = log_level;
 
   std::vector<Curve> curves;
   int failed = 0;

@@ -135,20 +135,29 @@ std::unique_ptr<torch::optim::Optimizer> PlainOptimizer(Variant variant,
       model->parameters(), torch::optim::SGDOptions(learning_rate));
 }
 
-// Where one run of one variant keeps its memories. On a shared server the
-// run name keeps jobs apart; embedded, every (variant, seed) run has a data
+// Where one run of one variant keeps its memories, and who it is there. On
+// a shared server the run name keeps jobs apart, unless they train one
+// shared memory on purpose; embedded, every (variant, seed) run has a data
 // directory of its own, because two embedded servers cannot share one and
 // runs train in parallel.
 struct MemoryPlace {
   std::string server_address;
   std::string embedded_data_dir;
-  std::string prefix;  // of memory and snapshot names
+  std::string prefix;         // of per-run memory and snapshot names
+  std::string shared_memory;  // non-empty: the one memory of every task
+  std::string learner;        // prefix of the learner ids
 
   std::string Memory(const BinaryTask& task) const {
+    if (!shared_memory.empty()) return shared_memory;
     return absl::StrCat(prefix, "/", task.Name());
   }
   std::string Snapshot(const BinaryTask& task) const {
     return absl::StrCat(prefix, "/after-", task.Name());
+  }
+  // Each task trains a fresh network: a new learner, whose first step is
+  // not compared with the previous network's last one.
+  std::string LearnerId(const BinaryTask& task) const {
+    return absl::StrCat(learner, "/", task.Name());
   }
 };
 
@@ -161,6 +170,8 @@ MemoryPlace PlaceFor(Variant variant, int seed,
     place.embedded_data_dir = absl::StrCat(options.embedded_data_dir, "/", run);
   }
   place.prefix = absl::StrCat(options.run_name, "/", run);
+  place.shared_memory = options.shared_memory;
+  place.learner = absl::StrCat(options.learner_id, "/", run);
   return place;
 }
 
@@ -171,6 +182,7 @@ absl::StatusOr<std::unique_ptr<MemoryOptimizer>> MakeMemoryOptimizer(
   o.server_address = place.server_address;
   o.embedded_data_dir = place.embedded_data_dir;
   o.memory = place.Memory(task);
+  o.learner_id = place.LearnerId(task);
   o.config = options.memory_config;
   o.base =
       variant == Variant::kAdamMemory || variant == Variant::kAdamMemoryReload
@@ -267,6 +279,11 @@ void SetTorchThreads(int threads) {
 absl::StatusOr<std::vector<Curve>> TrainVariant(
     Variant variant, int seed, const std::vector<BinaryTask>& tasks,
     const TrainingOptions& options, const ProgressCallback& progress) {
+  if (!options.shared_memory.empty() && ReloadsMemory(variant)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(VariantName(variant), ": memory '", options.shared_memory,
+                     "' is shared, so there is nothing of its own to reload"));
+  }
   const MemoryPlace place = PlaceFor(variant, seed, options);
   std::vector<Curve> curves;
   for (int t = 0; t < static_cast<int>(tasks.size()); ++t) {

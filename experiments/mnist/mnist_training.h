@@ -34,9 +34,21 @@ struct TrainingOptions {
   // `embedded_data_dir`.
   std::string server_address;
   std::string embedded_data_dir;
-  // Prefixes every memory and snapshot name, so runs sharing a server do
-  // not collide.
+  // Prefixes every per-run memory and snapshot name, so runs sharing a
+  // server do not collide.
   std::string run_name = "mnist";
+  // Non-empty: every memory variant of every seed and task trains with this
+  // one memory (created with `memory_config` if missing), which other jobs
+  // may be training at the same time, instead of one memory per run and
+  // task. Needs `server_address`. The reload variants are refused, since
+  // restoring a snapshot over a shared memory would undo what other
+  // learners taught it.
+  std::string shared_memory;
+  // Prefix of the learner id of every session: a run opens its session on
+  // a task as "<learner_id>/<variant>-seed<N>/<task>", so that this job's
+  // parallel runs, each task's fresh network and other jobs on a shared
+  // memory never pass for one another's retries. Required.
+  std::string learner_id = "learner";
   MemoryConfig memory_config;
   // One memory group per layer (weights and bias together) instead of one
   // per parameter tensor.
@@ -77,7 +89,8 @@ using ProgressCallback = std::function<void(const Curve&)>;
 // per task. The seed fixes the initial weights and the order of samples, so
 // two variants with the same seed see the same data in the same order.
 // Errors from the memory (server unreachable, bad config) come back as a
-// status naming the variant and task.
+// status naming the variant and task; a reload variant with a shared memory
+// is INVALID_ARGUMENT.
 absl::StatusOr<std::vector<Curve>> TrainVariant(
     Variant variant, int seed, const std::vector<BinaryTask>& tasks,
     const TrainingOptions& options, const ProgressCallback& progress);

@@ -68,4 +68,15 @@ bool UsesAdam(Variant variant) {
          variant == Variant::kAdamMemoryReload;
 }
 
+Variant WithoutReload(Variant variant) {
+  switch (variant) {
+    case Variant::kSgdMemoryReload:
+      return Variant::kSgdMemory;
+    case Variant::kAdamMemoryReload:
+      return Variant::kAdamMemory;
+    default:
+      return variant;
+  }
+}
+
 }  // namespace lrmem::mnist

@@ -40,6 +40,9 @@ bool UsesMemory(Variant variant);
 bool ReloadsMemory(Variant variant);
 // Whether the base optimizer is Adam (otherwise SGD).
 bool UsesAdam(Variant variant);
+// The variant with a fresh memory per task in place of a reload variant;
+// any other variant unchanged.
+Variant WithoutReload(Variant variant);
 
 }  // namespace lrmem::mnist
 
