@@ -2,7 +2,7 @@
 // Adam plus a learning-rate memory, several seeds each, and reports BEGAN's
 // convergence measure M_global against steps.
 //
-//   lrmem-began                        the default study (~10 min, 2 cores)
+//   lrmem-began                        the default study (~7 min, 2 cores)
 //   lrmem-began --quick                a smoke run for CI
 //   lrmem-began --server host:port     memories on a running server
 //
@@ -137,7 +137,7 @@ absl::Status WriteDigitGrid(const std::string& dir, const std::string& name,
          << "set margins 0,0,0,0\nset palette gray\nset cbrange [0:1]\n"
          << "set xrange [-0.5:" << side - 0.5 << "]\n"
          << "set yrange [" << side - 0.5 << ":-0.5]\n"
-         << "plot '" << name << ".txt' matrix with image pixels\n";
+         << "plot '" << name << ".txt' matrix with image\n";
   script.close();
   if (!matrix || !script) {
     return absl::InternalError(

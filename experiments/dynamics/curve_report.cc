@@ -85,10 +85,12 @@ std::string PlotScript(const std::string& name,
                        const std::vector<std::string>& variants,
                        const PlotOptions& options) {
   std::string script = absl::StrCat(
-      "set terminal pngcairo size 1000,650 font 'sans,11'\n", "set output '",
-      name, ".png'\n", "set title '", options.title, "'\n",
-      "set xlabel 'optimizer steps'\n", "set ylabel '", options.value_label,
-      "'\n", "set grid\nset key top right\n",
+      "set terminal pngcairo size 1000,650 font 'sans,11'\n",
+      // Plain text: names like M_global must not turn into subscripts.
+      "set termoption noenhanced\n", "set output '", name, ".png'\n",
+      "set title '", options.title, "'\n", "set xlabel 'optimizer steps'\n",
+      "set ylabel '", options.value_label, "'\n",
+      "set grid\nset key top right\n",
       options.log_scale ? "set logscale y\n" : "", "plot ");
   const std::string data = absl::StrCat("'", name, ".dat'");
   for (size_t i = 0; i < variants.size(); ++i) {

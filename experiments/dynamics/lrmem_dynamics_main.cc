@@ -2,7 +2,7 @@
 // with an LSTM, once per optimizer variant and seed, and reports held-out
 // NMSE against optimizer steps.
 //
-//   lrmem-dynamics                       the default study (~15 min, 2 cores)
+//   lrmem-dynamics                       the default study (~11 min, 2 cores)
 //   lrmem-dynamics --quick               a one-minute smoke run
 //   lrmem-dynamics --server host:port    memories on a running server
 //
