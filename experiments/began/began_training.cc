@@ -19,38 +19,74 @@ namespace {
 
 namespace nn = torch::nn;
 
-// z -> image, pixels in (0, 1).
-struct GeneratorImpl : nn::Module {
-  GeneratorImpl(int latent, int hidden)
-      : layers(register_module(
-            "layers", nn::Sequential(nn::Linear(latent, hidden), nn::ELU(),
-                                     nn::Linear(hidden, 2 * hidden), nn::ELU(),
-                                     nn::Linear(2 * hidden, kImageSize),
-                                     nn::Sigmoid()))) {}
+nn::Conv2dOptions Conv3x3(int in, int out, int stride = 1) {
+  return nn::Conv2dOptions(in, out, 3).stride(stride).padding(1);
+}
 
-  torch::Tensor forward(const torch::Tensor& z) { return layers->forward(z); }
+nn::Upsample Upsample2x() {
+  return nn::Upsample(nn::UpsampleOptions()
+                          .scale_factor(std::vector<double>{2.0, 2.0})
+                          .mode(torch::kNearest));
+}
 
-  nn::Sequential layers;
-};
-TORCH_MODULE(Generator);
-
-// The discriminator: an autoencoder through a narrow code, whose
-// reconstruction error is BEGAN's energy.
-struct AutoencoderImpl : nn::Module {
-  AutoencoderImpl(int hidden, int code)
-      : layers(register_module(
+// code -> image, as BEGAN's generator and decoder are built: a linear map to
+// a 7x7 grid of `channels` maps, then 3x3 ELU convolutions, nearest-neighbour
+// upsampling to 14x14 and 28x28, and a last convolution to one channel.
+// The output is linear, as in BEGAN: a tanh saturates at the black
+// background, and an autoencoder whose output sits there stops learning.
+// Train maps the data to [-1, 1]; samples are clamped to it.
+struct DecoderImpl : nn::Module {
+  DecoderImpl(int code, int channels)
+      : channels_(channels),
+        project(register_module("project",
+                                nn::Linear(code, channels * kSeedCells))),
+        layers(register_module(
             "layers",
-            nn::Sequential(nn::Linear(kImageSize, hidden), nn::ELU(),
-                           nn::Linear(hidden, code), nn::ELU(),
-                           nn::Linear(code, hidden), nn::ELU(),
-                           nn::Linear(hidden, kImageSize), nn::Sigmoid()))) {}
+            nn::Sequential(nn::ELU(), nn::Conv2d(Conv3x3(channels, channels)),
+                           nn::ELU(), Upsample2x(),
+                           nn::Conv2d(Conv3x3(channels, channels)), nn::ELU(),
+                           Upsample2x(), nn::Conv2d(Conv3x3(channels, 1))))) {}
 
-  // Mean absolute reconstruction error of a batch.
-  torch::Tensor Energy(const torch::Tensor& images) {
-    return (layers->forward(images) - images).abs().mean();
+  // [batch, code] -> [batch, kImageSize].
+  torch::Tensor forward(const torch::Tensor& code) {
+    const torch::Tensor seed =
+        project->forward(code).view({-1, channels_, kSeedSide, kSeedSide});
+    return layers->forward(seed).view({-1, kImageSize});
   }
 
+  static constexpr int kSeedSide = kImageSide / 4;
+  static constexpr int kSeedCells = kSeedSide * kSeedSide;
+  int channels_;
+  nn::Linear project;
   nn::Sequential layers;
+};
+TORCH_MODULE(Decoder);
+
+// The discriminator: an autoencoder through a narrow code, whose
+// reconstruction error is BEGAN's energy. The encoder halves the image
+// twice with strided 3x3 ELU convolutions, widening the maps as it goes.
+struct AutoencoderImpl : nn::Module {
+  AutoencoderImpl(int channels, int code)
+      : encoder(register_module(
+            "encoder",
+            nn::Sequential(
+                nn::Conv2d(Conv3x3(1, channels)), nn::ELU(),
+                nn::Conv2d(Conv3x3(channels, 2 * channels, 2)), nn::ELU(),
+                nn::Conv2d(Conv3x3(2 * channels, 3 * channels, 2)), nn::ELU(),
+                nn::Flatten(),
+                nn::Linear(3 * channels * DecoderImpl::kSeedCells, code)))),
+        decoder(register_module("decoder", Decoder(code, channels))) {}
+
+  // Mean absolute reconstruction error of a batch of [batch, kImageSize]
+  // images in [-1, 1], halved so that it reads in [0, 1] pixel units.
+  torch::Tensor Energy(const torch::Tensor& images) {
+    const torch::Tensor code =
+        encoder->forward(images.view({-1, 1, kImageSide, kImageSide}));
+    return (decoder->forward(code) - images).abs().mean() / 2;
+  }
+
+  nn::Sequential encoder;
+  Decoder decoder;
 };
 TORCH_MODULE(Autoencoder);
 
@@ -79,7 +115,7 @@ absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> MakeMemoryOptimizer(
 }
 
 absl::StatusOr<Optimizers> MakeOptimizers(Variant variant, int seed,
-                                          Generator& generator,
+                                          Decoder& generator,
                                           Autoencoder& discriminator,
                                           const BeganOptions& options) {
   Optimizers out;
@@ -126,7 +162,7 @@ struct Window {
 
 class BeganTrainer {
  public:
-  BeganTrainer(Generator generator, Autoencoder discriminator,
+  BeganTrainer(Decoder generator, Autoencoder discriminator,
                Optimizers optimizers, const BeganOptions& options, int seed)
       : g_(std::move(generator)),
         d_(std::move(discriminator)),
@@ -134,26 +170,24 @@ class BeganTrainer {
         options_(options),
         latent_rng_(at::detail::createCPUGenerator(seed)) {}
 
-  // One discriminator and one generator update on a batch of real images;
-  // returns L(x) and L(G(z)). Throws std::runtime_error from a failing
-  // memory step.
+  // One discriminator and one generator update on a batch of real images
+  // in [-1, 1]; returns L(x) and L(G(z_G)). Each update draws its own z.
+  // Throws std::runtime_error from a failing memory step.
   std::pair<double, double> Step(const torch::Tensor& real) {
-    const torch::Tensor z =
-        torch::rand({real.size(0), options_.latent_size}, latent_rng_) * 2 - 1;
-
     // Discriminator: reconstruct real images, fail on generated ones as
     // much as k asks.
-    const torch::Tensor fake = g_->forward(z);
+    const torch::Tensor fake = g_->forward(Latent(real.size(0))).detach();
     const torch::Tensor real_loss = d_->Energy(real);
     optimizers_.discriminator->zero_grad();
-    (real_loss - k_ * d_->Energy(fake.detach())).backward();
+    (real_loss - k_ * d_->Energy(fake)).backward();
     optimizers_.discriminator->step();
 
     // Generator: make images the discriminator reconstructs well. This
     // also fills the discriminator's gradients, which its next zero_grad
     // clears.
     optimizers_.generator->zero_grad();
-    const torch::Tensor generated_loss = d_->Energy(fake);
+    const torch::Tensor generated_loss =
+        d_->Energy(g_->forward(Latent(real.size(0))));
     generated_loss.backward();
     optimizers_.generator->step();
 
@@ -170,13 +204,18 @@ class BeganTrainer {
 
   std::vector<float> Samples(const torch::Tensor& z) {
     torch::NoGradGuard no_grad;
-    torch::Tensor images = g_->forward(z).contiguous();
+    torch::Tensor images = ((g_->forward(z).clamp(-1, 1) + 1) / 2).contiguous();
     return std::vector<float>(images.data_ptr<float>(),
                               images.data_ptr<float>() + images.numel());
   }
 
  private:
-  Generator g_;
+  // z uniform in [-1, 1]^latent_size.
+  torch::Tensor Latent(int64_t batch) {
+    return torch::rand({batch, options_.latent_size}, latent_rng_) * 2 - 1;
+  }
+
+  Decoder g_;
   Autoencoder d_;
   Optimizers optimizers_;
   const BeganOptions& options_;
@@ -187,7 +226,7 @@ class BeganTrainer {
 };
 
 struct Networks {
-  Generator generator;
+  Decoder generator;
   Autoencoder discriminator;
   torch::Tensor sample_z;  // the latent batch of the final samples
 };
@@ -198,8 +237,8 @@ Networks InitialNetworks(int seed, const BeganOptions& options) {
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
   torch::manual_seed(seed);
-  Networks out{Generator(options.latent_size, options.hidden_size),
-               Autoencoder(options.hidden_size, options.code_size),
+  Networks out{Decoder(options.latent_size, options.channels),
+               Autoencoder(options.channels, options.code_size),
                torch::Tensor()};
   out.sample_z = torch::rand({options.samples, options.latent_size}) * 2 - 1;
   return out;
@@ -233,8 +272,10 @@ absl::StatusOr<Run> Train(Variant variant, int seed,
   const std::string what =
       absl::StrCat(VariantName(variant), " seed ", seed, ": ");
   const int64_t n = images.size() / kImageSize;
+  // BEGAN's networks work on pixels in [-1, 1].
   const torch::Tensor data =
-      torch::from_blob(const_cast<float*>(images.data()), {n, kImageSize});
+      torch::from_blob(const_cast<float*>(images.data()), {n, kImageSize}) * 2 -
+      1;
 
   // Networks, optimizers and the fixed latent batch for the final samples.
   Networks nets = InitialNetworks(seed, options);
