@@ -2,7 +2,7 @@
 // Adam plus a learning-rate memory, several seeds each, and reports BEGAN's
 // convergence measure M_global against steps.
 //
-//   lrmem-began                        the default study (~18 min, 2 cores)
+//   lrmem-began                        the default study (~15 min, 2 cores)
 //   lrmem-began --quick                a smoke run for CI
 //   lrmem-began --server host:port     memories on a running server
 //
