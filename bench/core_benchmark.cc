@@ -9,6 +9,11 @@
 //                            O(M) update of the values, and a learning rate
 //                            for every parameter.
 //
+// Counters: `window`, the local models the exact evaluation visits per
+// signal; `grid_nodes`, the nodes of the interpolation grid when the group
+// is large enough to be evaluated on it (0: evaluated exactly). The sizes
+// around 1e4 show where the grid starts to pay.
+//
 // Run: build/bench/core_benchmark --benchmark_min_time=0.5
 
 #include <random>
@@ -53,6 +58,8 @@ void MemoryStep(benchmark::State& state, CenterLayout layout) {
     return;
   }
   MemoryGroup group(config);
+  // The grid is built on first use; keep that out of the timing.
+  if ((*models)->UsesGrid(d)) benchmark::DoNotOptimize((*models)->grid());
   // Alternate between two gradients so that every step sees a change.
   const std::vector<float> a = Gradients(d, 3), b = Gradients(d, 4);
   std::vector<float> statistic(config.num_local_models), rates(d);
@@ -68,6 +75,8 @@ void MemoryStep(benchmark::State& state, CenterLayout layout) {
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(d));
   state.counters["window"] = (*models)->window();
+  const SignalGrid* grid = (*models)->UsesGrid(d) ? (*models)->grid() : nullptr;
+  state.counters["grid_nodes"] = grid != nullptr ? grid->nodes() : 0;
 }
 
 void BM_MemoryStepEven(benchmark::State& state) {
@@ -80,6 +89,8 @@ void BM_MemoryStepLog(benchmark::State& state) {
 BENCHMARK(BM_SgdUpdate)->Arg(1000)->Arg(100000)->Arg(1000000)->Arg(10000000);
 BENCHMARK(BM_MemoryStepEven)
     ->Args({1000, 20})
+    ->Args({3000, 20})
+    ->Args({10000, 20})
     ->Args({100000, 20})
     ->Args({1000000, 20})
     ->Args({1000000, 5})
@@ -87,6 +98,9 @@ BENCHMARK(BM_MemoryStepEven)
     ->Args({10000000, 20});
 BENCHMARK(BM_MemoryStepLog)
     ->Args({1000, 21})
+    ->Args({3000, 21})
+    ->Args({10000, 21})
+    ->Args({30000, 21})
     ->Args({100000, 21})
     ->Args({1000000, 21})
     ->Args({10000000, 21});

@@ -5,8 +5,15 @@
 #include <cstring>
 #include <limits>
 
+#include "common/signal_kernels.h"
+
 namespace lrmem {
 namespace {
+
+using kernels::BitsFloat;
+using kernels::Change;
+using kernels::Clip;
+using kernels::FloatBits;
 
 // Signals are processed in blocks of at most kBlock, so that per-block
 // scratch lives on the stack and the inner loops run over contiguous
@@ -28,17 +35,12 @@ constexpr int kBucketShift = 16;
 constexpr int kBanks = 4;
 constexpr int kStackModels = 256;
 
-uint32_t FloatBits(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, sizeof(u));
-  return u;
-}
-
-float BitsFloat(uint32_t u) {
-  float x;
-  std::memcpy(&x, &u, sizeof(x));
-  return x;
-}
+// Groups are evaluated on the grid when they have at least this many
+// parameters and at least the grid's node count divided by
+// kGridSignalsPerNode: below that, the grid's per-call tables cost more
+// than evaluating the window exactly (measured with core_benchmark).
+constexpr size_t kGridMinSignals = 2048;
+constexpr size_t kGridSignalsPerNode = 4;
 
 // exp(x) for x <= 0 in float, within about two ulp, and 0 below the
 // smallest normal result. Written without branches or library calls so
@@ -68,28 +70,9 @@ inline float ExpNonPositive(float x) {
   return underflow ? 0.0f : p * scale;
 }
 
-inline float Clip(float z, float clip) {
-  z = z < -clip ? -clip : z;
-  return z > clip ? clip : z;
-}
-
-// The change term of one parameter from its raw (unclipped) signals. The
-// sign rule multiplies signs, not values, so that tiny signals whose
-// product underflows still count.
-inline float Change(ChangeRule rule, float previous, float current) {
-  if (rule == ChangeRule::kSign) {
-    const float a = previous > 0.0f ? 1.0f : (previous < 0.0f ? -1.0f : 0.0f);
-    const float b = current > 0.0f ? 1.0f : (current < 0.0f ? -1.0f : 0.0f);
-    return a * b;
-  }
-  const float product = previous * current;
-  return product < -1.0f ? -1.0f : (product > 1.0f ? 1.0f : product);
-}
-
-// The hot loops. Each is compiled twice, for AVX2 and for the baseline
-// x86-64 instruction set, and the loader picks one for the running CPU.
-// Neither uses FMA, so both give identical results. Pointers are
-// __restrict and tables are passed by value so that the loops vectorize.
+// The hot loops (LRMEM_MULTIVERSION: compiled for AVX2 and baseline
+// x86-64). Pointers are __restrict and tables are passed by value so that
+// the loops vectorize.
 struct Tables {
   const float* centers;
   const float* neg_half_precision;
@@ -99,12 +82,6 @@ struct Tables {
   uint32_t bucket_base;
   float clip;
 };
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LRMEM_MULTIVERSION __attribute__((target_clones("avx2", "default")))
-#else
-#define LRMEM_MULTIVERSION
-#endif
 
 // clipped[i] = clip(signal[i]); start[i] = first local model of its window.
 // Clipping bounds the bucket from above; negative offsets (|z| below the
@@ -295,6 +272,21 @@ void LocalModels::BuildWindows() {
   }
 }
 
+const SignalGrid* LocalModels::grid() const {
+  absl::call_once(grid_once_, [this] {
+    grid_ = SignalGrid::Create(config_.center_layout, centers_, widths_,
+                               config_.clip, kWindowLogCutoff);
+  });
+  return grid_.get();
+}
+
+bool LocalModels::UsesGrid(size_t size) const {
+  if (size < kGridMinSignals) return false;
+  const SignalGrid* table = grid();
+  return table != nullptr &&
+         size * kGridSignalsPerNode >= static_cast<size_t>(table->nodes());
+}
+
 int LocalModels::BucketOf(float clipped_signal) const {
   const uint32_t bits = FloatBits(clipped_signal);
   int b = static_cast<int>((bits & 0x7FFFFFFFu) >> kBucketShift) -
@@ -305,7 +297,13 @@ int LocalModels::BucketOf(float clipped_signal) const {
 
 void LocalModels::PredictRates(absl::Span<const float> values,
                                absl::Span<const float> signals,
-                               absl::Span<float> rates) const {
+                               absl::Span<float> rates,
+                               Evaluation evaluation) const {
+  if (evaluation == Evaluation::kAuto && UsesGrid(signals.size())) {
+    grid()->PredictRates(values, signals, config_.lr_min, config_.lr_max,
+                         rates);
+    return;
+  }
   const Tables tables{centers_.data(),      neg_half_precision_.data(),
                       window_start_.data(), window_,
                       buckets_per_sign_,    bucket_base_,
@@ -324,7 +322,12 @@ void LocalModels::PredictRates(absl::Span<const float> values,
 
 void LocalModels::ComputeStatistic(absl::Span<const float> previous,
                                    absl::Span<const float> current,
-                                   absl::Span<float> statistic) const {
+                                   absl::Span<float> statistic,
+                                   Evaluation evaluation) const {
+  if (evaluation == Evaluation::kAuto && UsesGrid(previous.size())) {
+    grid()->ComputeStatistic(config_.change_rule, previous, current, statistic);
+    return;
+  }
   const Tables tables{centers_.data(),      neg_half_precision_.data(),
                       window_start_.data(), window_,
                       buckets_per_sign_,    bucket_base_,

@@ -2,24 +2,34 @@
 // its config) and the two O(D * M) computations over a group's parameters:
 // predicting learning rates, and forming the learning statistic.
 //
-// Both are evaluated exactly up to a cut-off: for every signal only the
-// local models whose activation is within exp(-kWindowLogCutoff) of the
-// largest one at that signal are evaluated (a fixed-length window of
-// adjacent centers, looked up from the signal's floating-point bits). Each
-// local model left out weighs less than exp(-20) = 2e-9 relative to the
-// largest activation. A predicted rate is therefore off by at most
-// (M - window) * 2e-9 * (lr_max - lr_min) in absolute terms: negligible
-// next to lr_max, but a rate near lr_min beside values near lr_max can be
-// off by a noticeable fraction of itself. Tests bound the difference to a
-// full evaluation.
+// Two ways to evaluate them, chosen per call by the number of parameters:
 //
-// Cost: a window of W local models costs W exponentials and W table
-// lookups per signal in each of the two computations. On an AVX2 machine a
-// full step (statistic, update, rates) takes about 12 ns per parameter
-// with a window of 2, some 57 times a plain `w -= lr * g` pass
-// (docs/benchmarks.md). TODO: closing that gap needs a cheaper evaluation,
-// e.g. a per-step table of the rate curve over fine signal buckets and a
-// histogram of change terms per bucket, each with a bounded, tested error.
+// Exact, for small groups: for every signal only the local models whose
+// activation is within exp(-kWindowLogCutoff) of the largest one at that
+// signal are evaluated (a fixed-length window of adjacent centers, looked
+// up from the signal's floating-point bits). Each local model left out
+// weighs less than exp(-20) = 2e-9 relative to the largest activation. A
+// predicted rate is therefore off by at most (M - window) * 2e-9 *
+// (lr_max - lr_min) in absolute terms: negligible next to lr_max, but a
+// rate near lr_min beside values near lr_max can be off by a noticeable
+// fraction of itself. Cost: W exponentials and W table lookups per signal
+// for a window of W local models, about 9 ns per parameter for a full step
+// with the even layout (W = 2) and 31 ns with the default log-spaced one
+// (W = 8) on an AVX2 machine.
+//
+// On a grid, for large groups (UsesGrid): the rate curve and the
+// activations tabulated at fine nodes of the signal axis and interpolated
+// between them (SignalGrid). A rate is then off by at most 1e-3 times the
+// spread of the group's values, and a statistic entry by at most 1e-3
+// times the mean |change term|, on top of the exact evaluation's error.
+// Cost: a few ns per parameter plus a fixed part per call proportional to
+// the grid's node count (docs/benchmarks.md has the figures). Configs for
+// which no grid meets that tolerance (local models much narrower than
+// their spacing) are always evaluated exactly.
+//
+// Either way the result depends only on the config, the inputs and the
+// number of parameters, never on the CPU, so a client predicting locally
+// and a server answering the same inputs agree bit for bit.
 //
 // Thread-safety: immutable after Create; share freely across threads.
 
@@ -30,9 +40,11 @@
 #include <memory>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/memory_config.h"
+#include "common/signal_grid.h"
 
 namespace lrmem {
 
@@ -56,13 +68,28 @@ class LocalModels {
   // psi_m(z) for the clipped signal, evaluated directly (no window).
   double Activation(int m, double signal) const;
 
+  // How PredictRates and ComputeStatistic evaluate: kAuto on the grid
+  // where UsesGrid says so and exactly otherwise, kExact always exactly.
+  enum class Evaluation { kAuto, kExact };
+
+  // The tabulated rate curve and activations, built on first use (tens of
+  // milliseconds for the default config); null when no grid meets
+  // SignalGrid's tolerance for this config. Thread-safe.
+  const SignalGrid* grid() const;
+  // Whether kAuto evaluates a group of `size` parameters on the grid: when
+  // the group has at least 2048 parameters and at least a quarter as many
+  // as the grid has nodes, below which the grid's per-call tables cost
+  // more than the exact evaluation. Builds the grid when the size passes
+  // the first test.
+  bool UsesGrid(size_t size) const;
+
   // rates[i] = eta(signals[i]) with the given values (one per local
   // model). Rates lie in [lr_min, lr_max] whenever the values do.
   // REQUIRES: values.size() == size(), rates.size() == signals.size(),
   // every signal finite (see CheckFinite).
   void PredictRates(absl::Span<const float> values,
-                    absl::Span<const float> signals,
-                    absl::Span<float> rates) const;
+                    absl::Span<const float> signals, absl::Span<float> rates,
+                    Evaluation evaluation = Evaluation::kAuto) const;
 
   // The learning statistic of one step of one group:
   //   statistic[m] = mean_i change(previous[i], current[i]) *
@@ -74,7 +101,8 @@ class LocalModels {
   // size(), all inputs finite.
   void ComputeStatistic(absl::Span<const float> previous,
                         absl::Span<const float> current,
-                        absl::Span<float> statistic) const;
+                        absl::Span<float> statistic,
+                        Evaluation evaluation = Evaluation::kAuto) const;
 
  private:
   explicit LocalModels(const MemoryConfig& config);
@@ -93,6 +121,10 @@ class LocalModels {
   // Signals with |z| below this fall in the first bucket of their sign.
   uint32_t bucket_base_ = 0;
   int buckets_per_sign_ = 0;
+
+  // Built by grid() on first use.
+  mutable absl::once_flag grid_once_;
+  mutable std::unique_ptr<const SignalGrid> grid_;
 };
 
 }  // namespace lrmem

@@ -1,6 +1,7 @@
 // LocalModels against a direct double-precision evaluation of the formulas:
-// the center layout from first principles, and PredictRates and
-// ComputeStatistic against a full sum over every local model.
+// the center layout from first principles, and the exact evaluation of
+// PredictRates and ComputeStatistic against a full sum over every local
+// model (common_signal_grid_test.cc checks the grid).
 
 #include <algorithm>
 #include <cmath>
@@ -11,146 +12,26 @@
 
 #include "common/local_models.h"
 #include "gtest/gtest.h"
+#include "tests/local_models_reference.h"
 
 namespace lrmem {
 namespace {
 
-// Rates and statistics agree with the full double evaluation within these
-// bounds (see the sweep tests), made of three parts:
-// - float rounding: a rate within kRateRelativeBound of itself, a statistic
-//   entry within kStatisticRelativeBound of the mean magnitude of its terms;
-// - rounding of the exponents -(z - c)^2 / (2 sigma^2), which matters for
-//   narrow widths far from every center, where exponents reach 1e5 and the
-//   rate is ill-conditioned in float: kExponentUlps float epsilons of each
-//   exponent (plus one), weighted by how much the result moves with it;
-// - the documented cut-off: local models whose activation is below
-//   exp(-kWindowLogCutoff) of the largest may be left out, so their whole
-//   contribution is allowed as error. Relative to a rate this is not small
-//   when neighbouring values differ by many decades (the sweep prints the
-//   largest relative error).
-constexpr double kRateRelativeBound = 1e-6;
-constexpr double kStatisticRelativeBound = 5e-7;
-constexpr double kStatisticAbsoluteBound = 1e-30;
-constexpr double kExponentUlps = 4.0;
+using reference::Change;
+using reference::EvenConfig;
+using reference::kExponentUlps;
+using reference::kRateRelativeBound;
+using reference::kStatisticAbsoluteBound;
+using reference::kStatisticRelativeBound;
+using reference::LogConfig;
+using reference::MakeModels;
+using reference::RandomValues;
+using reference::ReferenceRate;
+using reference::ReferenceStatistic;
+using reference::SweepConfigs;
+using reference::SweepSignals;
 
-double Clip(double z, double clip) { return std::clamp(z, -clip, clip); }
-
-// log psi_m(z) for the clipped signal, in double, from the centers and
-// widths the models expose.
-double LogActivation(const LocalModels& models, int m, double z) {
-  const double clip = models.config().clip;
-  const double d = Clip(z, clip) - models.centers()[m];
-  const double sigma = models.widths()[m];
-  return -d * d / (2.0 * sigma * sigma);
-}
-
-// eta(z) = sum psi v / sum psi over every local model. Exponents are taken
-// relative to the largest one, which changes nothing mathematically and
-// gives the limit (the nearest centers' values) where every psi underflows.
-// `sensitivity`, when given, receives sum psi |v - eta| (|log psi| + 1) /
-// sum psi: the change of eta when every exponent moves by its own size
-// plus one; `cut_off` the change of eta when every local model below the
-// cut-off is left out.
-double ReferenceRate(const LocalModels& models,
-                     const std::vector<float>& values, double z,
-                     double* sensitivity = nullptr, double* cut_off = nullptr) {
-  double max_log = -std::numeric_limits<double>::infinity();
-  for (int m = 0; m < models.size(); ++m) {
-    max_log = std::max(max_log, LogActivation(models, m, z));
-  }
-  double num = 0, den = 0;
-  for (int m = 0; m < models.size(); ++m) {
-    const double w = std::exp(LogActivation(models, m, z) - max_log);
-    num += w * values[m];
-    den += w;
-  }
-  const double rate = num / den;
-  if (sensitivity != nullptr) {
-    double moved = 0, left_out = 0;
-    for (int m = 0; m < models.size(); ++m) {
-      const double log_psi = LogActivation(models, m, z);
-      const double term =
-          std::exp(log_psi - max_log) * std::abs(values[m] - rate);
-      moved += term * (std::abs(log_psi) + 1);
-      if (log_psi - max_log < -LocalModels::kWindowLogCutoff) {
-        left_out += term;
-      }
-    }
-    *sensitivity = moved / den;
-    if (cut_off != nullptr) *cut_off = 2 * left_out / den;
-  }
-  return rate;
-}
-
-double Change(ChangeRule rule, double previous, double current) {
-  const double product = previous * current;
-  if (rule == ChangeRule::kSign) return (product > 0) - (product < 0);
-  return std::clamp(product, -1.0, 1.0);
-}
-
-// statistic[m] = mean_i change_i * psi_m(previous_i); in `scale` the mean
-// of |change_i| * psi_m(previous_i), the size of its terms, and in
-// `cut_off` the part of that mean which the cut-off may leave out.
-void ReferenceStatistic(const LocalModels& models,
-                        const std::vector<float>& previous,
-                        const std::vector<float>& current,
-                        std::vector<double>* statistic,
-                        std::vector<double>* scale,
-                        std::vector<double>* cut_off) {
-  const int size = models.size();
-  statistic->assign(size, 0.0);
-  scale->assign(size, 0.0);
-  cut_off->assign(size, 0.0);
-  std::vector<double> log_psi(size);
-  for (size_t i = 0; i < previous.size(); ++i) {
-    const double change =
-        Change(models.config().change_rule, previous[i], current[i]);
-    double max_log = -std::numeric_limits<double>::infinity();
-    for (int m = 0; m < size; ++m) {
-      log_psi[m] = LogActivation(models, m, previous[i]);
-      max_log = std::max(max_log, log_psi[m]);
-    }
-    for (int m = 0; m < size; ++m) {
-      const double psi = std::exp(log_psi[m]);
-      (*statistic)[m] += change * psi;
-      (*scale)[m] += std::abs(change) * psi;
-      if (log_psi[m] - max_log < -LocalModels::kWindowLogCutoff) {
-        (*cut_off)[m] += std::abs(change) * psi;
-      }
-    }
-  }
-  for (int m = 0; m < size; ++m) {
-    (*statistic)[m] /= previous.size();
-    (*scale)[m] /= previous.size();
-    (*cut_off)[m] /= previous.size();
-  }
-}
-
-std::shared_ptr<const LocalModels> MakeModels(const MemoryConfig& config) {
-  auto models = LocalModels::Create(config);
-  EXPECT_TRUE(models.ok()) << models.status();
-  return models.ok() ? *models : nullptr;
-}
-
-MemoryConfig EvenConfig(int size, float clip, float width_scale) {
-  MemoryConfig config;
-  config.center_layout = CenterLayout::kEven;
-  config.num_local_models = size;
-  config.clip = clip;
-  config.width_scale = width_scale;
-  return config;
-}
-
-MemoryConfig LogConfig(int size, float clip, float smallest,
-                       float width_scale) {
-  MemoryConfig config;
-  config.center_layout = CenterLayout::kLogSpaced;
-  config.num_local_models = size;
-  config.clip = clip;
-  config.smallest_magnitude = smallest;
-  config.width_scale = width_scale;
-  return config;
-}
+constexpr auto kExact = LocalModels::Evaluation::kExact;
 
 TEST(LocalModelsTest, EvenCentersAreEvenlySpacedWithOneWidth) {
   const MemoryConfig config = EvenConfig(9, 2.0f, 0.25f);
@@ -307,78 +188,7 @@ TEST(LocalModelsTest, ZeroChangesGiveAnExactlyZeroStatistic) {
   for (float s : statistic) EXPECT_EQ(s, 0.0f);
 }
 
-// Signals that probe every regime: zero, subnormal and tiny magnitudes, the
-// centers and the points between them, the clip range and beyond it, and
-// random ones on linear and logarithmic scales.
-std::vector<float> SweepSignals(const LocalModels& models, std::mt19937* rng) {
-  const float clip = models.config().clip;
-  const float big = std::numeric_limits<float>::max();
-  std::vector<float> signals = {0.0f,
-                                -0.0f,
-                                1e-44f,
-                                1e-38f,
-                                1e-30f,
-                                1e-10f,
-                                1e-6f,
-                                models.config().smallest_magnitude,
-                                clip,
-                                std::nextafter(clip, 0.0f),
-                                std::nextafter(clip, big),
-                                2 * clip,
-                                1e30f,
-                                big};
-  for (int m = 0; m < models.size(); ++m) {
-    signals.push_back(models.centers()[m]);
-    if (m + 1 < models.size()) {
-      signals.push_back(0.5f * (models.centers()[m] + models.centers()[m + 1]));
-      signals.push_back(0.3f * models.centers()[m] +
-                        0.7f * models.centers()[m + 1]);
-    }
-  }
-  std::uniform_real_distribution<float> linear(-1.2f * clip, 1.2f * clip);
-  std::uniform_real_distribution<double> exponent(-9.0, 1.0);
-  for (int i = 0; i < 1500; ++i) {
-    signals.push_back(linear(*rng));
-    signals.push_back(
-        static_cast<float>(clip * std::pow(10.0, exponent(*rng))));
-  }
-  const size_t positive = signals.size();
-  for (size_t i = 0; i < positive; ++i) signals.push_back(-signals[i]);
-  return signals;
-}
-
-std::vector<MemoryConfig> SweepConfigs() {
-  std::vector<MemoryConfig> layouts = {
-      EvenConfig(21, 2.0f, 0.1f),        EvenConfig(8, 100.0f, 0.1f),
-      EvenConfig(2, 1.0f, 0.1f),         LogConfig(21, 2.0f, 1e-4f, 0.1f),
-      LogConfig(31, 10.0f, 1e-6f, 0.1f), LogConfig(5, 1.0f, 0.01f, 0.1f)};
-  std::vector<MemoryConfig> configs;
-  for (const MemoryConfig& layout : layouts) {
-    for (float scale : {0.001f, 0.1f, 0.5f, 1.0f, 3.0f}) {
-      MemoryConfig config = layout;
-      config.width_scale = scale;
-      configs.push_back(config);
-    }
-  }
-  return configs;
-}
-
-std::vector<float> RandomValues(const MemoryConfig& config, int size,
-                                std::mt19937* rng) {
-  std::uniform_real_distribution<double> exponent(std::log(config.lr_min),
-                                                  std::log(config.lr_max));
-  std::vector<float> values(size);
-  for (float& v : values) {
-    v = std::clamp(static_cast<float>(std::exp(exponent(*rng))), config.lr_min,
-                   config.lr_max);
-  }
-  // The extremes themselves.
-  values[0] = config.lr_max;
-  values[size - 1] = config.lr_min;
-  return values;
-}
-
-TEST(LocalModelsTest, PredictRatesMatchesFullEvaluationEverywhere) {
+TEST(LocalModelsTest, ExactRatesMatchFullEvaluationEverywhere) {
   std::mt19937 rng(7);
   double worst = 0, worst_of_bound = 0, worst_overall = 0;
   for (const MemoryConfig& config : SweepConfigs()) {
@@ -389,7 +199,7 @@ TEST(LocalModelsTest, PredictRatesMatchesFullEvaluationEverywhere) {
       const std::vector<float> values =
           RandomValues(config, models->size(), &rng);
       std::vector<float> rates(signals.size());
-      models->PredictRates(values, signals, absl::MakeSpan(rates));
+      models->PredictRates(values, signals, absl::MakeSpan(rates), kExact);
       for (size_t i = 0; i < signals.size(); ++i) {
         double sensitivity, cut_off;
         const double expected =
@@ -420,7 +230,7 @@ TEST(LocalModelsTest, PredictRatesMatchesFullEvaluationEverywhere) {
       worst, worst_overall, worst_of_bound);
 }
 
-TEST(LocalModelsTest, ComputeStatisticMatchesFullEvaluationEverywhere) {
+TEST(LocalModelsTest, ExactStatisticMatchesFullEvaluationEverywhere) {
   std::mt19937 rng(11);
   double worst = 0, worst_of_bound = 0;
   for (MemoryConfig config : SweepConfigs()) {
@@ -444,7 +254,8 @@ TEST(LocalModelsTest, ComputeStatisticMatchesFullEvaluationEverywhere) {
         }
       }
       std::vector<float> statistic(models->size());
-      models->ComputeStatistic(previous, current, absl::MakeSpan(statistic));
+      models->ComputeStatistic(previous, current, absl::MakeSpan(statistic),
+                               kExact);
       std::vector<double> expected, scale, cut_off;
       ReferenceStatistic(*models, previous, current, &expected, &scale,
                          &cut_off);
@@ -510,7 +321,7 @@ TEST(LocalModelsTest, ConstantValuesGiveThatRateEverywhere) {
     const std::vector<float> signals = SweepSignals(*models, &rng);
     const std::vector<float> values(models->size(), 0.0625f);
     std::vector<float> rates(signals.size());
-    models->PredictRates(values, signals, absl::MakeSpan(rates));
+    models->PredictRates(values, signals, absl::MakeSpan(rates), kExact);
     for (size_t i = 0; i < signals.size(); ++i) {
       ASSERT_NEAR(rates[i], 0.0625f, 0.0625f * 1e-6) << signals[i];
     }

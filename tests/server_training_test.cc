@@ -139,14 +139,18 @@ TEST_F(TrainingTest, RatesModeMatchesTheSameComputationDoneLocally) {
                values));
 }
 
+// Both evaluations of common/ take part: "w" is small enough to be
+// evaluated exactly, "big" large enough for the grid.
 TEST_F(TrainingTest, StatisticsModeGivesTheSameRatesAsRatesMode) {
+  const std::vector<std::pair<std::string, size_t>> groups = {{"w", 64},
+                                                              {"big", 8192}};
   CreateMemory("by-rates");
   CreateMemory("by-statistics");
   TrainStream rates_stream(stub_.get());
-  rates_stream.Open(OpenRequest("by-rates", "a", {{"w", 64}}, kRates));
+  rates_stream.Open(OpenRequest("by-rates", "a", groups, kRates));
   TrainStream stats_stream(stub_.get());
-  v1::SessionOpened opened = stats_stream.Open(
-      OpenRequest("by-statistics", "a", {{"w", 64}}, kStatistics));
+  v1::SessionOpened opened =
+      stats_stream.Open(OpenRequest("by-statistics", "a", groups, kStatistics));
 
   // The client side of statistics mode, done here with common/.
   absl::StatusOr<MemoryConfig> config = ConfigFromProto(opened.config());
@@ -155,39 +159,56 @@ TEST_F(TrainingTest, StatisticsModeGivesTheSameRatesAsRatesMode) {
       LocalModels::Create(*config);
   ASSERT_TRUE(models.ok());
   ASSERT_EQ((*models)->size(), opened.centers_size());
+  ASSERT_FALSE((*models)->UsesGrid(64));
+  ASSERT_TRUE((*models)->UsesGrid(8192));
 
   std::mt19937 rng(11);
-  std::vector<float> previous;
+  std::map<std::string, std::vector<float>> previous;
   for (uint64_t t = 1; t <= 30; ++t) {
-    std::vector<float> signal = RandomSignal(&rng, 64);
-    v1::StepResult by_rates =
-        rates_stream.Step(StepRequest(t, kRates, {{"w", signal}}));
-    ASSERT_FALSE(by_rates.has_error()) << by_rates.error().message();
-
-    std::vector<float> statistic;
-    if (!previous.empty()) {
-      statistic.resize((*models)->size());
-      (*models)->ComputeStatistic(previous, signal, absl::MakeSpan(statistic));
+    std::vector<std::pair<std::string, std::vector<float>>> signals, statistics;
+    for (const auto& [name, size] : groups) {
+      std::vector<float> signal = RandomSignal(&rng, size);
+      std::vector<float> statistic;
+      if (previous.count(name)) {
+        statistic.resize((*models)->size());
+        (*models)->ComputeStatistic(previous[name], signal,
+                                    absl::MakeSpan(statistic));
+      }
+      previous[name] = signal;
+      signals.emplace_back(name, std::move(signal));
+      statistics.emplace_back(name, std::move(statistic));
     }
-    previous = signal;
+    v1::StepResult by_rates =
+        rates_stream.Step(StepRequest(t, kRates, signals));
+    ASSERT_FALSE(by_rates.has_error()) << by_rates.error().message();
     v1::StepResult by_stats =
-        stats_stream.Step(StepRequest(t, kStatistics, {{"w", statistic}}));
+        stats_stream.Step(StepRequest(t, kStatistics, statistics));
     ASSERT_FALSE(by_stats.has_error()) << by_stats.error().message();
-    std::vector<float> rates(signal.size());
-    (*models)->PredictRates(Floats(by_stats.groups(0).values()), signal,
-                            absl::MakeSpan(rates));
+    ASSERT_EQ(by_rates.groups_size(), 2);
+    ASSERT_EQ(by_stats.groups_size(), 2);
 
-    EXPECT_TRUE(BitEqual(rates, Floats(by_rates.groups(0).learning_rates())))
-        << "step " << t;
+    for (int g = 0; g < 2; ++g) {
+      ASSERT_EQ(by_stats.groups(g).group(), by_rates.groups(g).group());
+      const std::vector<float>& signal = previous[by_stats.groups(g).group()];
+      std::vector<float> rates(signal.size());
+      (*models)->PredictRates(Floats(by_stats.groups(g).values()), signal,
+                              absl::MakeSpan(rates));
+      EXPECT_TRUE(BitEqual(rates, Floats(by_rates.groups(g).learning_rates())))
+          << "group " << by_stats.groups(g).group() << " step " << t;
+    }
   }
   const v1::MemoryInfo by_rates = GetMemory("by-rates");
   const v1::MemoryInfo by_stats = GetMemory("by-statistics");
   EXPECT_EQ(by_rates.steps(), 30u);
   EXPECT_EQ(by_stats.steps(), 30u);
-  EXPECT_TRUE(BitEqual(
-      {by_rates.groups(0).values().begin(), by_rates.groups(0).values().end()},
-      {by_stats.groups(0).values().begin(),
-       by_stats.groups(0).values().end()}));
+  ASSERT_EQ(by_rates.groups_size(), 2);
+  ASSERT_EQ(by_stats.groups_size(), 2);
+  for (int g = 0; g < 2; ++g) {
+    EXPECT_TRUE(BitEqual({by_rates.groups(g).values().begin(),
+                          by_rates.groups(g).values().end()},
+                         {by_stats.groups(g).values().begin(),
+                          by_stats.groups(g).values().end()}));
+  }
 }
 
 TEST_F(TrainingTest, EightLearnersSharingAMemoryLoseNoStep) {
