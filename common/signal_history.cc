@@ -15,6 +15,11 @@ void SignalHistory::Remember(absl::Span<const float> current) {
   has_previous_ = true;
 }
 
+void SignalHistory::Exchange(std::vector<float>* current) {
+  previous_.swap(*current);
+  has_previous_ = true;
+}
+
 void SignalHistory::Clear() {
   previous_.clear();
   has_previous_ = false;

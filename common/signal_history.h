@@ -27,6 +27,9 @@ class SignalHistory {
 
   // Stores `current` as the previous signal of the next step.
   void Remember(absl::Span<const float> current);
+  // The same without a copy: takes `*current` as the previous signal and
+  // leaves the old previous signal's storage in `*current` for reuse.
+  void Exchange(std::vector<float>* current);
 
   void Clear();
 

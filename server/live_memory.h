@@ -46,8 +46,13 @@ struct LearnerState {
   // The previous gradient signal per group (rates mode).
   std::map<std::string, SignalHistory, std::less<>> histories
       ABSL_GUARDED_BY(mu);
-  // The answer to the last applied step, sent again when it is resent.
+  // What the answer to the last applied step was, to send it again when
+  // the step is resent. In rates mode it keeps each group's values instead
+  // of its learning rates (O(M) instead of O(D)); the rates are predicted
+  // again from them and the signal in `histories`, which is the step's.
   std::optional<v1::StepResult> last_result ABSL_GUARDED_BY(mu);
+  v1::SessionMode last_result_mode ABSL_GUARDED_BY(mu) =
+      v1::SESSION_MODE_UNSPECIFIED;
   // LiveMemory::View::generation when last_result was computed.
   uint64_t last_result_generation ABSL_GUARDED_BY(mu) = 0;
 };

@@ -154,7 +154,7 @@ absl::Status TrainingSession::MemoryGone() const {
 
 absl::Status TrainingSession::ParseGroup(const v1::GroupStep& group_step,
                                          const LocalModels& models,
-                                         ParsedGroup* parsed) const {
+                                         ParsedGroup* parsed) {
   const std::string& name = group_step.group();
   auto it = groups_.find(name);
   if (it == groups_.end()) {
@@ -176,6 +176,10 @@ absl::Status TrainingSession::ParseGroup(const v1::GroupStep& group_step,
       return absl::InvalidArgumentError(
           absl::StrCat(what, " has ", count, " values, the session declared ",
                        parsed->spec->size()));
+    }
+    if (!spare_signals_.empty()) {
+      parsed->signal = std::move(spare_signals_.back());
+      spare_signals_.pop_back();
     }
     LRMEM_RETURN_IF_ERROR(
         UnpackFloats(group_step.gradient_signal(), what, &parsed->signal));
@@ -200,9 +204,9 @@ absl::Status TrainingSession::ParseGroup(const v1::GroupStep& group_step,
   return CheckFinite(parsed->statistic, what);
 }
 
-absl::Status TrainingSession::ParseStep(
-    const v1::Step& step, const LocalModels& models,
-    std::vector<ParsedGroup>* groups) const {
+absl::Status TrainingSession::ParseStep(const v1::Step& step,
+                                        const LocalModels& models,
+                                        std::vector<ParsedGroup>* groups) {
   // Bound the work before unpacking anything.
   size_t values = 0;
   for (const v1::GroupStep& group_step : step.groups()) {
@@ -292,9 +296,7 @@ absl::StatusOr<v1::StepResult> TrainingSession::Apply(
   v1::StepResult result;
   result.set_sequence(step.sequence());
   const auto answer_start = std::chrono::steady_clock::now();
-  Answer(*outcome->models, groups, *outcome, &result);
-  learner_->last_result = result;
-  learner_->last_result_generation = view.generation;
+  Answer(*outcome->models, view.generation, groups, *outcome, &result);
   if (options_.metrics != nullptr) {
     options_.metrics->StepApplied(
         memory_->name(), statistics_seconds + SecondsSince(answer_start),
@@ -313,7 +315,7 @@ absl::StatusOr<v1::StepResult> TrainingSession::Replay(
   if (learner_->last_result.has_value() &&
       learner_->last_result->sequence() == step.sequence() &&
       learner_->last_result_generation == view.generation) {
-    v1::StepResult result = *learner_->last_result;
+    v1::StepResult result = AnswerAgain(*view.models);
     result.set_replayed(true);
     return result;
   }
@@ -325,33 +327,60 @@ absl::StatusOr<v1::StepResult> TrainingSession::Replay(
   const LiveMemory::Outcome outcome = memory_->CurrentValues(names);
   v1::StepResult result;
   result.set_sequence(step.sequence());
-  Answer(*outcome.models, groups, outcome, &result);
-  learner_->last_result = result;
-  learner_->last_result_generation = view.generation;
+  Answer(*outcome.models, view.generation, groups, outcome, &result);
   result.set_replayed(true);
   return result;
 }
 
-void TrainingSession::Answer(const LocalModels& models,
+void TrainingSession::Answer(const LocalModels& models, uint64_t generation,
                              std::vector<ParsedGroup>& groups,
                              const LiveMemory::Outcome& outcome,
                              v1::StepResult* result) {
+  v1::StepResult kept;
+  kept.set_sequence(result->sequence());
+  kept.set_memory_steps(outcome.steps);
   result->set_memory_steps(outcome.steps);
-  std::vector<float> rates;
   for (size_t i = 0; i < groups.size(); ++i) {
     ParsedGroup& group = groups[i];
-    v1::GroupResult* group_result = result->add_groups();
-    group_result->set_group(group.spec->name());
+    const std::string& name = group.spec->name();
     const std::vector<float>& values = outcome.values[i];
+    v1::GroupResult* group_result = result->add_groups();
+    group_result->set_group(name);
+    v1::GroupResult* kept_group = kept.add_groups();
+    kept_group->set_group(name);
+    PackFloats(values, kept_group->mutable_values());
     if (mode_ == v1::SESSION_MODE_STATISTICS) {
       PackFloats(values, group_result->mutable_values());
       continue;
     }
-    rates.resize(group.signal.size());
-    models.PredictRates(values, group.signal, absl::MakeSpan(rates));
-    PackFloats(rates, group_result->mutable_learning_rates());
-    learner_->histories[group.spec->name()].Remember(group.signal);
+    rates_.resize(group.signal.size());
+    models.PredictRates(values, group.signal, absl::MakeSpan(rates_));
+    PackFloats(rates_, group_result->mutable_learning_rates());
+    // The signal becomes the group's previous one; the storage of the one
+    // before serves the next step.
+    learner_->histories[name].Exchange(&group.signal);
+    spare_signals_.push_back(std::move(group.signal));
   }
+  learner_->last_result = std::move(kept);
+  learner_->last_result_mode = mode_;
+  learner_->last_result_generation = generation;
+}
+
+v1::StepResult TrainingSession::AnswerAgain(const LocalModels& models) {
+  v1::StepResult result = *learner_->last_result;
+  if (learner_->last_result_mode != v1::SESSION_MODE_RATES) return result;
+  std::vector<float> values;
+  for (v1::GroupResult& group : *result.mutable_groups()) {
+    // The values were packed by Answer; they unpack.
+    UnpackFloats(group.values(), "kept values", &values).IgnoreError();
+    absl::Span<const float> signal =
+        learner_->histories[group.group()].previous();
+    rates_.resize(signal.size());
+    models.PredictRates(values, signal, absl::MakeSpan(rates_));
+    PackFloats(rates_, group.mutable_learning_rates());
+    group.clear_values();
+  }
+  return result;
 }
 
 }  // namespace lrmem

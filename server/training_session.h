@@ -81,9 +81,9 @@ class TrainingSession {
   absl::Status CheckOpen(const v1::OpenSession& open);
   absl::StatusOr<v1::StepResult> Step(const v1::Step& step);
   absl::Status ParseStep(const v1::Step& step, const LocalModels& models,
-                         std::vector<ParsedGroup>* groups) const;
+                         std::vector<ParsedGroup>* groups);
   absl::Status ParseGroup(const v1::GroupStep& group_step,
-                          const LocalModels& models, ParsedGroup* parsed) const;
+                          const LocalModels& models, ParsedGroup* parsed);
   absl::StatusOr<v1::StepResult> Apply(const v1::Step& step,
                                        const LiveMemory::View& view,
                                        std::vector<ParsedGroup>& groups)
@@ -92,10 +92,15 @@ class TrainingSession {
                                         const LiveMemory::View& view,
                                         std::vector<ParsedGroup>& groups)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(learner_->mu);
-  // Fills `result` from the values after the step and remembers the
-  // signals (rates mode).
-  void Answer(const LocalModels& models, std::vector<ParsedGroup>& groups,
+  // Fills `result` from the values after the step, remembers the signals
+  // (rates mode) and keeps what a resent step needs to be answered again.
+  void Answer(const LocalModels& models, uint64_t generation,
+              std::vector<ParsedGroup>& groups,
               const LiveMemory::Outcome& outcome, v1::StepResult* result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(learner_->mu);
+  // The answer Answer gave to the last applied step, rebuilt from what it
+  // kept.
+  v1::StepResult AnswerAgain(const LocalModels& models)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(learner_->mu);
   absl::Status MemoryGone() const;
   void Count(const v1::TrainRequest& request,
@@ -110,6 +115,12 @@ class TrainingSession {
   std::string learner_id_;
   v1::SessionMode mode_ = v1::SESSION_MODE_UNSPECIFIED;
   absl::flat_hash_map<std::string, v1::GroupSpec> groups_;
+
+  // Storage reused from step to step, so that large groups cost no fresh
+  // allocation (and no page faults) per step: signal buffers handed back
+  // by the learner's history, and the rates of the group being answered.
+  std::vector<std::vector<float>> spare_signals_;
+  std::vector<float> rates_;
 };
 
 }  // namespace lrmem

@@ -52,6 +52,32 @@ TEST(CheckFiniteTest, NamesTheFirstBadIndexAndWhatItIs) {
   EXPECT_NE(Lower(status).find("-inf"), std::string::npos) << status;
 }
 
+// Large arrays are checked block by block; the first bad index is found
+// wherever it sits, block edges included.
+TEST(CheckFiniteTest, FindsTheFirstBadIndexOfALargeArray) {
+  std::vector<float> values(100000, 0.5f);
+  EXPECT_TRUE(CheckFinite(values, "w").ok());
+  for (size_t bad :
+       {size_t{4095}, size_t{4096}, size_t{65537}, size_t{99999}}) {
+    values[bad] = std::numeric_limits<float>::quiet_NaN();
+    values[99999] = std::numeric_limits<float>::infinity();
+    const absl::Status status = CheckFinite(values, "w");
+    EXPECT_NE(status.message().find("index " + std::to_string(bad) + " "),
+              std::string::npos)
+        << status;
+    values[bad] = 0.5f;
+    values[99999] = 0.5f;
+  }
+  // Every NaN payload and both infinities, not only the usual bits.
+  for (uint32_t bits : {0x7F800001u, 0xFFC00000u, 0x7FFFFFFFu, 0xFF800000u}) {
+    float bad;
+    std::memcpy(&bad, &bits, sizeof(bad));
+    values[70000] = bad;
+    EXPECT_FALSE(CheckFinite(values, "w").ok()) << std::hex << bits;
+    values[70000] = 0.5f;
+  }
+}
+
 TEST(ValidateNameTest, AcceptsOrdinaryAndMultibyteNames) {
   for (const std::string& name : std::vector<std::string>{
            "a", "mnist/1v2", "conv1.weight", "layer 3", "caf\xc3\xa9",

@@ -260,6 +260,7 @@ TEST_F(TrainingTest, ResentStepIsAnsweredAgainNotAppliedTwice) {
     EXPECT_EQ(again.memory_steps(), 2u);
     EXPECT_EQ(again.groups(0).learning_rates(),
               original.groups(0).learning_rates());
+    EXPECT_TRUE(again.groups(0).values().empty());
   }
 
   // As after a broken connection: a new stream, the same learner.
@@ -282,6 +283,23 @@ TEST_F(TrainingTest, ResentStepIsAnsweredAgainNotAppliedTwice) {
   EXPECT_FALSE(next.has_error());
   EXPECT_EQ(next.memory_steps(), 3u);
   EXPECT_EQ(GetMemory("m").groups(0).updates(), 2u);
+}
+
+TEST_F(TrainingTest, ResentStatisticsStepIsAnsweredWithTheSameValues) {
+  CreateMemory("m");
+  TrainStream stream(stub_.get());
+  stream.Open(OpenRequest("m", "a", {{"w", 8}}, kStatistics));
+  std::vector<float> statistic(11, 0.0f);
+  statistic[5] = 0.25f;
+  const v1::StepResult original =
+      stream.Step(StepRequest(1, kStatistics, {{"w", statistic}}));
+  ASSERT_FALSE(original.has_error()) << original.error().message();
+  const v1::StepResult again =
+      stream.Step(StepRequest(1, kStatistics, {{"w", statistic}}));
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(again.groups(0).values(), original.groups(0).values());
+  EXPECT_TRUE(again.groups(0).learning_rates().empty());
+  EXPECT_EQ(GetMemory("m").groups(0).updates(), 1u);
 }
 
 TEST_F(TrainingTest, RestoredSnapshotGivesBitIdenticalRates) {
