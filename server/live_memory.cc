@@ -10,8 +10,12 @@
 
 namespace lrmem {
 
-LiveMemory::LiveMemory(std::string name, Memory memory, Store* store)
-    : name_(std::move(name)), store_(store), memory_(std::move(memory)) {}
+LiveMemory::LiveMemory(std::string name, Memory memory, Store* store,
+                       absl::Duration learner_idle_timeout)
+    : name_(std::move(name)),
+      store_(store),
+      memory_(std::move(memory)),
+      learner_idle_timeout_(learner_idle_timeout) {}
 
 LiveMemory::View LiveMemory::Look(absl::string_view learner_id) const {
   absl::ReaderMutexLock lock(&mu_);
@@ -159,12 +163,37 @@ absl::Status LiveMemory::MarkDeleted() {
   return absl::OkStatus();
 }
 
-std::shared_ptr<LearnerState> LiveMemory::Learner(
+std::shared_ptr<LearnerState> LiveMemory::OpenLearner(
     absl::string_view learner_id) {
   absl::MutexLock lock(&mu_);
-  std::shared_ptr<LearnerState>& learner = learners_[learner_id];
-  if (learner == nullptr) learner = std::make_shared<LearnerState>();
-  return learner;
+  DropIdleLearners(absl::Now());
+  LearnerEntry& entry = learners_[learner_id];
+  if (entry.state == nullptr) entry.state = std::make_shared<LearnerState>();
+  ++entry.sessions;
+  return entry.state;
+}
+
+void LiveMemory::CloseLearner(absl::string_view learner_id) {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = absl::Now();
+  auto it = learners_.find(learner_id);
+  if (it != learners_.end() && --it->second.sessions == 0) {
+    it->second.idle_since = now;
+  }
+  DropIdleLearners(now);
+}
+
+size_t LiveMemory::learner_states() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return learners_.size();
+}
+
+void LiveMemory::DropIdleLearners(absl::Time now) {
+  absl::erase_if(learners_, [&](const auto& learner) {
+    const LearnerEntry& entry = learner.second;
+    return entry.sessions == 0 &&
+           now - entry.idle_since >= learner_idle_timeout_;
+  });
 }
 
 }  // namespace lrmem

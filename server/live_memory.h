@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/local_models.h"
 #include "common/memory.h"
 #include "common/signal_history.h"
@@ -59,8 +60,11 @@ struct LearnerState {
 
 class LiveMemory {
  public:
-  // `store` must outlive this object.
-  LiveMemory(std::string name, Memory memory, Store* store);
+  // `store` must outlive this object. The RAM state of a learner with no
+  // open session is dropped once it has been idle for
+  // `learner_idle_timeout` (see OpenLearner).
+  LiveMemory(std::string name, Memory memory, Store* store,
+             absl::Duration learner_idle_timeout = absl::Minutes(10));
 
   LiveMemory(const LiveMemory&) = delete;
   LiveMemory& operator=(const LiveMemory&) = delete;
@@ -125,13 +129,18 @@ class LiveMemory {
   // sessions end at their next step.
   absl::Status MarkDeleted();
 
-  // The RAM state of a learner, created on first use.
-  //
-  // TODO: learner states are never evicted. A memory that sees many
-  // short-lived learner ids keeps each one's previous signals (O(D) per
-  // group) until it is deleted or the server restarts; states of learners
-  // without a session for a while should be dropped.
-  std::shared_ptr<LearnerState> Learner(absl::string_view learner_id);
+  // The RAM state of a learner for a session that starts using it, created
+  // on first use. Every OpenLearner is paired with a CloseLearner when the
+  // session ends. A state without sessions is kept for the idle timeout, so
+  // that a learner reconnecting after a broken connection finds its
+  // previous signals and its last answer; after that it is dropped (at the
+  // next OpenLearner or CloseLearner of this memory), and the learner's
+  // next step contributes no statistic while a resent step is answered
+  // from the current values, as after a restart.
+  std::shared_ptr<LearnerState> OpenLearner(absl::string_view learner_id);
+  void CloseLearner(absl::string_view learner_id);
+  // Learner states held in RAM.
+  size_t learner_states() const;
 
   // Training sessions currently open on this memory.
   void AddSession() { active_sessions_.fetch_add(1); }
@@ -151,8 +160,17 @@ class LiveMemory {
   Memory memory_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool deleted_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<std::string, std::shared_ptr<LearnerState>> learners_
-      ABSL_GUARDED_BY(mu_);
+  // Drops the states idle for longer than the timeout.
+  void DropIdleLearners(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  struct LearnerEntry {
+    std::shared_ptr<LearnerState> state;
+    int sessions = 0;
+    // When `sessions` last dropped to zero.
+    absl::Time idle_since;
+  };
+  const absl::Duration learner_idle_timeout_;
+  absl::flat_hash_map<std::string, LearnerEntry> learners_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace lrmem

@@ -31,6 +31,10 @@ DEFINE_uint64(max_groups_per_session, 1024,
               "most parameter groups one training session may declare");
 DEFINE_uint64(max_values_per_message, uint64_t{16} << 20,
               "most floats in one training step, all groups together");
+DEFINE_int32(learner_idle_seconds, 600,
+             "how long a memory keeps a disconnected learner's previous "
+             "signals and last answer (O(parameters) of RAM each) for it to "
+             "resume from");
 DEFINE_int32(shutdown_grace_period_ms, 5000,
              "how long open streams get to end on shutdown");
 DEFINE_string(metrics_listen, "",
@@ -59,6 +63,8 @@ lrmem::LrmemServer::Options OptionsFromFlags() {
   options.shutdown_grace_period =
       absl::Milliseconds(FLAGS_shutdown_grace_period_ms);
   options.registry.max_memories = FLAGS_max_memories;
+  options.registry.learner_idle_timeout =
+      absl::Seconds(FLAGS_learner_idle_seconds);
   options.session.max_groups_per_session = FLAGS_max_groups_per_session;
   options.session.max_values_per_message = FLAGS_max_values_per_message;
   return options;

@@ -12,19 +12,20 @@ namespace lrmem {
 absl::StatusOr<std::unique_ptr<MemoryRegistry>> MemoryRegistry::Open(
     const Options& options, Store* store) {
   std::unique_ptr<MemoryRegistry> registry(new MemoryRegistry(options, store));
-  absl::Status status = store->ForEachMemory([&](const std::string& name,
-                                                 const v1::MemoryState& state) {
-    absl::StatusOr<Memory> memory = Memory::FromProto(state);
-    if (!memory.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("memory '", name,
-                       "' cannot be recovered: ", memory.status().message()));
-    }
-    absl::MutexLock lock(&registry->mu_);
-    registry->memories_.emplace(
-        name, std::make_shared<LiveMemory>(name, *std::move(memory), store));
-    return absl::OkStatus();
-  });
+  absl::Status status = store->ForEachMemory(
+      [&](const std::string& name, const v1::MemoryState& state) {
+        absl::StatusOr<Memory> memory = Memory::FromProto(state);
+        if (!memory.ok()) {
+          return absl::DataLossError(absl::StrCat(
+              "memory '", name,
+              "' cannot be recovered: ", memory.status().message()));
+        }
+        absl::MutexLock lock(&registry->mu_);
+        registry->memories_.emplace(
+            name, std::make_shared<LiveMemory>(name, *std::move(memory), store,
+                                               options.learner_idle_timeout));
+        return absl::OkStatus();
+      });
   if (!status.ok()) {
     LOG(ERROR) << "recovering memories: " << status;
     return status;
@@ -73,8 +74,9 @@ absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::Insert(
   }
   absl::Status status = store_->PutMemory(name, memory.ToProto());
   if (!status.ok()) return status;
-  auto live = std::make_shared<LiveMemory>(std::string(name), std::move(memory),
-                                           store_);
+  auto live =
+      std::make_shared<LiveMemory>(std::string(name), std::move(memory), store_,
+                                   options_.learner_idle_timeout);
   memories_.emplace(std::string(name), live);
   CountMemories();
   LOG(INFO) << "memory '" << name << "' created";

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/memory.h"
 #include "common/memory_config.h"
 #include "server/live_memory.h"
@@ -33,6 +34,9 @@ class MemoryRegistry {
   struct Options {
     // Most memories hosted at once; creating one more is RESOURCE_EXHAUSTED.
     size_t max_memories = 10000;
+    // How long a memory keeps the RAM state (previous signals, last answer)
+    // of a learner that has no open session (see LiveMemory::OpenLearner).
+    absl::Duration learner_idle_timeout = absl::Minutes(10);
     // Where the count of memories goes; not owned, may be null (default).
     Metrics* metrics = nullptr;
   };

@@ -40,6 +40,8 @@ TrainingSession::TrainingSession(const Options& options,
 
 TrainingSession::~TrainingSession() {
   if (memory_ == nullptr) return;
+  learner_.reset();
+  memory_->CloseLearner(learner_id_);
   memory_->RemoveSession();
   if (options_.metrics != nullptr) options_.metrics->SessionClosed();
 }
@@ -130,7 +132,7 @@ absl::StatusOr<v1::SessionOpened> TrainingSession::Open(
   memory_ = *std::move(memory);
   memory_->AddSession();
   if (options_.metrics != nullptr) options_.metrics->SessionOpened();
-  learner_ = memory_->Learner(open.learner_id());
+  learner_ = memory_->OpenLearner(open.learner_id());
   learner_id_ = open.learner_id();
   mode_ = open.mode();
 

@@ -649,6 +649,40 @@ TEST_F(TrainingTest, VanishedClientsAreCleanedUp) {
   EXPECT_EQ(GetMemory("m").steps(), 4u);
 }
 
+// A learner that reconnects within the idle timeout finds its previous
+// signal, and its next step learns; past the timeout the server has dropped
+// it, and the next step contributes no statistic.
+TEST_F(TrainingTest, IdleLearnerStateIsDroppedAfterTheTimeout) {
+  const auto steps_after_reconnecting = [&](const std::string& memory) {
+    CreateMemory(memory);
+    {
+      TrainStream stream(stub_.get());
+      stream.Open(OpenRequest(memory, "a", {{"w", 2}}, kRates));
+      EXPECT_FALSE(
+          stream.Step(StepRequest(1, kRates, {{"w", {1, 2}}})).has_error());
+      EXPECT_FALSE(
+          stream.Step(StepRequest(2, kRates, {{"w", {1, -2}}})).has_error());
+    }
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      if (GetMemory(memory).active_sessions() == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(GetMemory(memory).active_sessions(), 0u);
+    TrainStream stream(stub_.get());
+    stream.Open(OpenRequest(memory, "a", {{"w", 2}}, kRates));
+    EXPECT_FALSE(
+        stream.Step(StepRequest(3, kRates, {{"w", {2, 1}}})).has_error());
+    return GetMemory(memory).groups(0).updates();
+  };
+  // The default timeout is minutes: steps 2 and 3 both learn.
+  EXPECT_EQ(steps_after_reconnecting("kept"), 2u);
+
+  LrmemServer::Options options = TestServerOptions(dir_.path());
+  options.registry.learner_idle_timeout = absl::ZeroDuration();
+  StartServer(options);
+  EXPECT_EQ(steps_after_reconnecting("dropped"), 1u);
+}
+
 TEST_F(TrainingTest, ShutdownEndsOpenStreamsWithUnavailable) {
   CreateMemory("m");
   TrainStream stream(stub_.get());
