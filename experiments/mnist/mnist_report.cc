@@ -147,7 +147,7 @@ std::string GnuplotScript(const std::vector<Variant>& variants,
       "set output 'curves.png'\n",
       "set multiplot layout 2,2 title 'Online binary MNIST: test accuracy "
       "(mean over seeds) and samples to ",
-      threshold * 100, "%'\n", "set key bottom right\n", "set grid\n",
+      threshold * 100, "%'\n", "set key bottom right opaque\n", "set grid\n",
       "set xlabel 'samples seen (one update each)'\n",
       "set ylabel 'test accuracy'\n", "set yrange [0.5:1.0]\n",
       "set xrange [0:", budget, "]\n");
@@ -164,7 +164,8 @@ std::string GnuplotScript(const std::vector<Variant>& variants,
                   "set style fill solid 0.8 border -1\n", "set xrange [*:*]\n",
                   "set yrange [0:", budget * 1.4, "]\n", "set xlabel 'task'\n",
                   "set ylabel 'samples'\n",
-                  "set key top left horizontal maxrows 3\n", "plot ");
+                  "set key top left horizontal maxcols 2 width 2 opaque\n",
+                  "plot ");
   for (int i = 0; i < n; ++i) {
     absl::StrAppend(&gp, i == 0 ? "'reach_bars.dat'" : ", ''", " using ",
                     2 + 2 * i, ":", 3 + 2 * i, i == 0 ? ":xtic(1)" : "",

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <random>
 #include <stdexcept>
@@ -121,6 +122,17 @@ absl::Status TrainTask(SmallCnn& model, const TaskTensors& data,
     }
   }
   return absl::OkStatus();
+}
+
+// Initial weights come from libtorch's global generator, which runs on
+// other threads (--jobs) share: the lock keeps them from seeding it or
+// drawing from it between this run's seeding and its last draw, so that a
+// seed gives the same network whatever trains beside it.
+SmallCnn InitialModel(uint64_t seed) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  torch::manual_seed(seed);
+  return SmallCnn();
 }
 
 // Builds libtorch's own optimizer for the plain variants.
@@ -288,8 +300,7 @@ absl::StatusOr<std::vector<Curve>> TrainVariant(
   std::vector<Curve> curves;
   for (int t = 0; t < static_cast<int>(tasks.size()); ++t) {
     const BinaryTask& task = tasks[t];
-    torch::manual_seed(TaskSeed(seed, t));
-    SmallCnn model;
+    SmallCnn model = InitialModel(TaskSeed(seed, t));
     const TaskTensors data = ToTensors(task);
     const std::vector<int64_t> order = SampleOrder(
         task.train.size(), options.samples_per_task, TaskSeed(seed, t));
