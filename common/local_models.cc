@@ -4,7 +4,11 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/signal_kernels.h"
 
 namespace lrmem {
@@ -40,6 +44,25 @@ constexpr int kStackModels = 256;
 // kGridSignalsPerNode: below that, the grid's per-call tables cost more
 // than evaluating the window exactly (measured with core_benchmark).
 constexpr size_t kGridMinSignals = 2048;
+
+// The narrowest local model may be at most this many times narrower than
+// clip. Signals are bucketed per octave of |z| from far below the narrowest
+// width up to clip, so this bounds the tables' size and their build time.
+constexpr double kMaxClipPerWidth = 0x1p48;
+
+// Every field, exactly, as a string: configs with the same key lay out the
+// same local models.
+std::string CacheKey(const MemoryConfig& c) {
+  return absl::StrCat(
+      c.num_local_models, ",", static_cast<int>(c.center_layout), ",",
+      FloatBits(c.clip), ",", FloatBits(c.smallest_magnitude), ",",
+      FloatBits(c.width_scale), ",", FloatBits(c.initial_learning_rate), ",",
+      FloatBits(c.lr_min), ",", FloatBits(c.lr_max), ",",
+      static_cast<int>(c.meta_optimizer), ",", FloatBits(c.meta_learning_rate),
+      ",", FloatBits(c.adam_beta1), ",", FloatBits(c.adam_beta2), ",",
+      FloatBits(c.adam_epsilon), ",", static_cast<int>(c.change_rule), ",",
+      FloatBits(c.value_smoothing));
+}
 constexpr size_t kGridSignalsPerNode = 4;
 
 // exp(x) for x <= 0 in float, within about two ulp, and 0 below the
@@ -169,10 +192,61 @@ absl::StatusOr<std::shared_ptr<const LocalModels>> LocalModels::Create(
     const MemoryConfig& config) {
   absl::Status valid = ValidateConfig(config);
   if (!valid.ok()) return valid;
-  std::shared_ptr<LocalModels> models(new LocalModels(config));
-  models->LayOutCenters();
-  models->BuildWindows();
-  return std::shared_ptr<const LocalModels>(std::move(models));
+
+  // Memories with the same config share one instance, and its grid.
+  static absl::Mutex cache_mu(absl::kConstInit);
+  static auto* cache =
+      new absl::flat_hash_map<std::string, std::weak_ptr<const LocalModels>>();
+  const std::string key = CacheKey(config);
+  {
+    absl::MutexLock lock(&cache_mu);
+    auto it = cache->find(key);
+    if (it != cache->end()) {
+      if (std::shared_ptr<const LocalModels> models = it->second.lock()) {
+        return models;
+      }
+    }
+  }
+
+  // Built outside the lock: an unusual config can take a while.
+  std::shared_ptr<LocalModels> built(new LocalModels(config));
+  built->LayOutCenters();
+  absl::Status span = built->CheckWidths();
+  if (!span.ok()) return span;
+  built->BuildWindows();
+
+  absl::MutexLock lock(&cache_mu);
+  std::weak_ptr<const LocalModels>& entry = (*cache)[key];
+  std::shared_ptr<const LocalModels> models = entry.lock();
+  if (models == nullptr) {
+    models = std::move(built);
+    entry = models;
+  }
+  if (cache->size() > 64 && cache->size() % 64 == 0) {
+    absl::erase_if(*cache,
+                   [](const auto& item) { return item.second.expired(); });
+  }
+  return models;
+}
+
+absl::Status LocalModels::CheckWidths() const {
+  const auto [narrowest, widest] =
+      std::minmax_element(widths_.begin(), widths_.end());
+  const double clip = config_.clip;
+  if (!std::isfinite(*widest)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "memory config: width_scale = ", config_.width_scale,
+        " makes the widest local model infinitely wide; lower width_scale"));
+  }
+  if (!(*narrowest > 0.0f) || clip / *narrowest > kMaxClipPerWidth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "memory config: width_scale = ", config_.width_scale,
+        ", smallest_magnitude = ", config_.smallest_magnitude, " and clip = ",
+        config_.clip, " make the narrowest local model ", *narrowest,
+        " wide, more than 2^48 times narrower than clip; raise "
+        "width_scale or smallest_magnitude, or lower clip"));
+  }
+  return absl::OkStatus();
 }
 
 void LocalModels::LayOutCenters() {

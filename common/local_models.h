@@ -55,6 +55,10 @@ class LocalModels {
   static constexpr double kWindowLogCutoff = 20.0;
 
   // Validates `config` (see ValidateConfig) and lays out the centers.
+  // INVALID_ARGUMENT also when the layout's narrowest local model is more
+  // than 2^48 times narrower than clip, or the widest is infinitely wide.
+  // Calls with equal configs share one instance while any of them lives.
+  // Thread-safe.
   static absl::StatusOr<std::shared_ptr<const LocalModels>> Create(
       const MemoryConfig& config);
 
@@ -107,6 +111,7 @@ class LocalModels {
  private:
   explicit LocalModels(const MemoryConfig& config);
   void LayOutCenters();
+  absl::Status CheckWidths() const;
   void BuildWindows();
   int BucketOf(float clipped_signal) const;
 

@@ -35,9 +35,9 @@ absl::Status ValidateConfig(const MemoryConfig& c) {
     return Invalid("num_local_models", c.num_local_models,
                    "must be at least 2");
   }
-  if (c.num_local_models > 4096) {
+  if (c.num_local_models > kMaxLocalModels) {
     return Invalid("num_local_models", c.num_local_models,
-                   "must be at most 4096");
+                   absl::StrCat("must be at most ", kMaxLocalModels));
   }
   if (c.center_layout == CenterLayout::kLogSpaced &&
       c.num_local_models % 2 == 0) {

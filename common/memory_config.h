@@ -39,8 +39,13 @@ enum class ChangeRule {
   kSign,            // sign(z * z')
 };
 
+// Most local models per group. The memory's state, the work of every step
+// and the size of its tables grow with M; tens are typical.
+inline constexpr int kMaxLocalModels = 256;
+
 struct MemoryConfig {
-  // M, the number of local models per group. At least 2; odd for kLogSpaced.
+  // M, the number of local models per group. At least 2, at most
+  // kMaxLocalModels; odd for kLogSpaced.
   int num_local_models = 21;
 
   CenterLayout center_layout = CenterLayout::kLogSpaced;

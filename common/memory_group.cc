@@ -22,6 +22,9 @@ void Smooth(double smoothing, std::vector<double>& values) {
   }
 }
 
+// The largest |entry| ApplyStatistic accepts: 1, and room for rounding.
+constexpr float kLargestStatistic = 1.0f + 1e-5f;
+
 }  // namespace
 
 MemoryGroup::MemoryGroup(const MemoryConfig& config)
@@ -36,6 +39,16 @@ absl::Status MemoryGroup::ApplyStatistic(const MemoryConfig& config,
   }
   absl::Status finite = CheckFinite(statistic, "statistic");
   if (!finite.ok()) return finite;
+  // Each entry is a mean of change terms in [-1, 1] times activations in
+  // [0, 1]. Anything larger did not come from a gradient and would push
+  // the meta optimizer's moments towards overflow.
+  for (size_t m = 0; m < statistic.size(); ++m) {
+    if (std::abs(statistic[m]) > kLargestStatistic) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("statistic at index ", m, " is ", statistic[m],
+                       "; a statistic's entries lie in [-1, 1]"));
+    }
+  }
   if (std::all_of(statistic.begin(), statistic.end(),
                   [](float s) { return s == 0.0f; })) {
     return absl::OkStatus();

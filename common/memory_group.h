@@ -25,7 +25,8 @@ class MemoryGroup {
   //
   // A statistic that is all zero carries no information: nothing changes,
   // not even the update count. INVALID_ARGUMENT, with nothing changed, when
-  // the statistic has the wrong length or a non-finite entry.
+  // the statistic has the wrong length, a non-finite entry, or an entry
+  // outside [-1, 1] (which no gradients can produce).
   absl::Status ApplyStatistic(const MemoryConfig& config,
                               absl::Span<const float> statistic);
 

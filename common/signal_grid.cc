@@ -208,25 +208,45 @@ bool SignalGrid::Build(absl::Span<const float> centers,
   if (count_of_nodes > kMaxNodes) return false;
 
   // Node by node: the exact weights and activations of every local model,
-  // and the interpolation error inside the interval that the node closes.
+  // the interpolation error inside the interval that the node closes, and
+  // the range of local models within the cut-off, whose entries are kept.
   const int count = num_models_;
-  std::vector<double> node_weights(static_cast<size_t>(nodes()) * count);
-  std::vector<double> node_activations(node_weights.size());
+  const double floor = std::exp(-log_cutoff);
+  std::vector<double> w0(count), a0(count), w1(count), a1(count);
   std::vector<double> weights(count), activations(count);
+  std::vector<int> low(nodes()), high(nodes());
+  std::vector<size_t> offset(nodes() + 1, 0);
+  std::vector<double> kept_weights, kept_activations;
   weight_error_ = 0.0;
   activation_error_ = 0.0;
+  window_ = 1;
   for (int node = 0; node < nodes(); ++node) {
-    double* w1 = &node_weights[static_cast<size_t>(node) * count];
-    double* a1 = &node_activations[static_cast<size_t>(node) * count];
-    ExactAt(centers, widths, NodeSignal(node), &weights, &activations);
-    std::copy(weights.begin(), weights.end(), w1);
-    std::copy(activations.begin(), activations.end(), a1);
+    w0.swap(w1);
+    a0.swap(a1);
+    ExactAt(centers, widths, NodeSignal(node), &w1, &a1);
+
+    const double largest = *std::max_element(w1.begin(), w1.end());
+    low[node] = count;
+    high[node] = -1;
+    for (int m = 0; m < count; ++m) {
+      if (w1[m] >= largest * floor) {
+        low[node] = std::min(low[node], m);
+        high[node] = std::max(high[node], m);
+      }
+    }
+    window_ = std::max(window_, high[node] - low[node] + 1);
+    if (static_cast<size_t>(window_) * nodes() > kMaxTableEntries) {
+      return false;
+    }
+    kept_weights.insert(kept_weights.end(), w1.begin() + low[node],
+                        w1.begin() + high[node] + 1);
+    kept_activations.insert(kept_activations.end(), a1.begin() + low[node],
+                            a1.begin() + high[node] + 1);
+    offset[node + 1] = kept_weights.size();
     if (node == 0 || LastOfRun(node - 1)) continue;
 
     const double from = NodeSignal(node - 1);
     const double to = NodeSignal(node);
-    const double* w0 = w1 - count;
-    const double* a0 = a1 - count;
     const double to_clip = (std::copysign(clip_, to) - from) / (to - from);
     for (double f : {0.25, 0.5, 0.75, to_clip}) {
       if (f <= 0.0 || f >= 1.0) continue;
@@ -245,34 +265,21 @@ bool SignalGrid::Build(absl::Span<const float> centers,
     }
   }
 
-  // Keep at every node the window of local models within the cut-off.
-  std::vector<int> low(nodes(), count), high(nodes(), -1);
-  window_ = 1;
-  const double floor = std::exp(-log_cutoff);
-  for (int node = 0; node < nodes(); ++node) {
-    const double* w = &node_weights[static_cast<size_t>(node) * count];
-    const double largest = *std::max_element(w, w + count);
-    for (int m = 0; m < count; ++m) {
-      if (w[m] >= largest * floor) {
-        low[node] = std::min(low[node], m);
-        high[node] = std::max(high[node], m);
-      }
-    }
-    window_ = std::max(window_, high[node] - low[node] + 1);
-  }
+  // The tables: a window of window_ local models per node, holding the
+  // kept range; local models outside it count as zero.
   relative_.assign(static_cast<size_t>(nodes()) * window_, 0.0f);
   absolute_.assign(relative_.size(), 0.0f);
   for (int node = 0; node < nodes(); ++node) {
     start_[node] = std::min(low[node], count - window_);
-    const double* w = &node_weights[static_cast<size_t>(node) * count];
-    const double* a = &node_activations[static_cast<size_t>(node) * count];
-    const double largest = *std::max_element(w, w + count);
-    for (int k = 0; k < window_; ++k) {
-      const int m = start_[node] + k;
-      relative_[static_cast<size_t>(k) * nodes() + node] =
-          static_cast<float>(w[m] / largest);
-      absolute_[static_cast<size_t>(k) * nodes() + node] =
-          static_cast<float>(a[m]);
+    const double* w = &kept_weights[offset[node]];
+    const double* a = &kept_activations[offset[node]];
+    const double largest =
+        *std::max_element(w, w + (high[node] - low[node] + 1));
+    for (int m = low[node]; m <= high[node]; ++m) {
+      const size_t k = static_cast<size_t>(m - start_[node]);
+      relative_[k * nodes() + node] =
+          static_cast<float>(w[m - low[node]] / largest);
+      absolute_[k * nodes() + node] = static_cast<float>(a[m - low[node]]);
     }
   }
   return true;

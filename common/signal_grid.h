@@ -61,8 +61,10 @@ class SignalGrid {
   // Largest error allowed of the interpolated normalized weights (L1) and
   // of every interpolated activation; see the file comment.
   static constexpr double kTolerance = 1e-3;
-  // Most nodes (both sides together) a grid may have.
+  // Most nodes (both sides together) a grid may have, and most entries
+  // (nodes times local models kept per node) in each of its two tables.
   static constexpr int kMaxNodes = 1 << 17;
+  static constexpr size_t kMaxTableEntries = size_t{1} << 21;
 
   // The grid for these local models, or null when none within kMaxNodes
   // meets kTolerance. `log_cutoff`: at each node, local models whose

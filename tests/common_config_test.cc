@@ -39,6 +39,11 @@ std::vector<BadValue> BadValues() {
          c->center_layout = CenterLayout::kLogSpaced;
          c->num_local_models = 20;
        }},
+      {"num_local_models", "257",
+       [](MemoryConfig* c) {
+         c->center_layout = CenterLayout::kLogSpaced;
+         c->num_local_models = 257;
+       }},
       {"clip", "0", [](MemoryConfig* c) { c->clip = 0.0f; }},
       {"clip", "-2", [](MemoryConfig* c) { c->clip = -2.0f; }},
       {"clip", "nan", [](MemoryConfig* c) { c->clip = kNaN; }},

@@ -337,6 +337,37 @@ TEST(LocalModelsTest, WindowCoversNoMoreThanEveryModel) {
   }
 }
 
+// The narrowest width bounds how finely signals are bucketed, and so the
+// tables' size and build time: a layout whose narrowest local model is over
+// 2^48 times narrower than clip is refused, naming what to change.
+TEST(LocalModelsTest, CreateRefusesWidthsFarNarrowerThanTheClipRange) {
+  absl::StatusOr<std::shared_ptr<const LocalModels>> models =
+      LocalModels::Create(LogConfig(21, 3e38f, 1e-37f, 0.5f));
+  ASSERT_EQ(models.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(models.status().message().find("width_scale"), std::string::npos)
+      << models.status();
+  EXPECT_NE(models.status().message().find("2^48"), std::string::npos)
+      << models.status();
+  // Widths that overflow a float are refused too.
+  models = LocalModels::Create(EvenConfig(4, 1e30f, 1e30f));
+  EXPECT_EQ(models.status().code(), absl::StatusCode::kInvalidArgument);
+  // 2^40 is fine.
+  EXPECT_TRUE(LocalModels::Create(LogConfig(21, 1.0f, 0x1p-40f, 1.0f)).ok());
+  // So is the largest number of local models.
+  EXPECT_TRUE(LocalModels::Create(EvenConfig(256, 2.0f, 0.5f)).ok());
+}
+
+TEST(LocalModelsTest, EqualConfigsShareOneInstance) {
+  auto a = MakeModels(LogConfig(21, 2.0f, 1e-4f, 0.3f));
+  auto b = MakeModels(LogConfig(21, 2.0f, 1e-4f, 0.3f));
+  auto c = MakeModels(LogConfig(21, 2.0f, 1e-4f, 0.31f));
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  MemoryConfig other_rate = LogConfig(21, 2.0f, 1e-4f, 0.3f);
+  other_rate.lr_max = 0.5f;
+  EXPECT_NE(MakeModels(other_rate), a);
+}
+
 TEST(LocalModelsTest, CreateRefusesAnInvalidConfig) {
   MemoryConfig config;
   config.num_local_models = 1;

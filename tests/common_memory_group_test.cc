@@ -40,10 +40,10 @@ TEST(MemoryGroupTest, StartsAtTheInitialRate) {
 TEST(MemoryGroupTest, SgdAscendsAlongTheStatistic) {
   const MemoryConfig config = SmallConfig(MetaOptimizerKind::kSgd);
   MemoryGroup group(config);
-  ASSERT_TRUE(group.ApplyStatistic(config, {1.0f, -2.0f, 0.0f, 0.25f}).ok());
+  ASSERT_TRUE(group.ApplyStatistic(config, {1.0f, -1.0f, 0.0f, 0.25f}).ok());
   // v += 0.1 * s.
   EXPECT_FLOAT_EQ(group.values()[0], 0.6f);
-  EXPECT_FLOAT_EQ(group.values()[1], 0.3f);
+  EXPECT_FLOAT_EQ(group.values()[1], 0.4f);
   EXPECT_FLOAT_EQ(group.values()[2], 0.5f);
   EXPECT_FLOAT_EQ(group.values()[3], 0.525f);
   EXPECT_EQ(group.updates(), 1u);
@@ -51,17 +51,18 @@ TEST(MemoryGroupTest, SgdAscendsAlongTheStatistic) {
 
   ASSERT_TRUE(group.ApplyStatistic(config, {0.5f, 0.5f, -1.0f, 0.0f}).ok());
   EXPECT_FLOAT_EQ(group.values()[0], 0.65f);
-  EXPECT_FLOAT_EQ(group.values()[1], 0.35f);
+  EXPECT_FLOAT_EQ(group.values()[1], 0.45f);
   EXPECT_FLOAT_EQ(group.values()[2], 0.4f);
   EXPECT_FLOAT_EQ(group.values()[3], 0.525f);
   EXPECT_EQ(group.updates(), 2u);
 }
 
 TEST(MemoryGroupTest, SgdClampsIntoTheBounds) {
-  const MemoryConfig config = SmallConfig(MetaOptimizerKind::kSgd);
+  MemoryConfig config = SmallConfig(MetaOptimizerKind::kSgd);
+  config.meta_learning_rate = 10.0f;
   MemoryGroup group(config);
   ASSERT_TRUE(
-      group.ApplyStatistic(config, {100.0f, -100.0f, 4.9f, -4.89f}).ok());
+      group.ApplyStatistic(config, {1.0f, -1.0f, 0.049f, -0.0489f}).ok());
   EXPECT_EQ(group.values()[0], 1.0f);
   EXPECT_EQ(group.values()[1], 0.01f);
   EXPECT_EQ(group.values()[2], 0.99f);
@@ -107,7 +108,7 @@ TEST(MemoryGroupTest, AdamFirstStepIsAboutTheMetaRateTimesTheSign) {
   MemoryConfig config = SmallConfig(MetaOptimizerKind::kAdam);
   config.meta_learning_rate = 0.05f;
   MemoryGroup group(config);
-  ASSERT_TRUE(group.ApplyStatistic(config, {3.0f, -1e-3f, 0.0f, 1e-2f}).ok());
+  ASSERT_TRUE(group.ApplyStatistic(config, {0.9f, -1e-3f, 0.0f, 1e-2f}).ok());
   EXPECT_NEAR(group.values()[0], 0.55, 1e-6);
   EXPECT_NEAR(group.values()[1], 0.45, 1e-6);
   EXPECT_EQ(group.values()[2], 0.5f);
@@ -152,7 +153,11 @@ TEST(MemoryGroupTest, BadStatisticIsRefusedWithNothingChanged) {
         {1.0f, 1.0f, 1.0f, 1.0f, 1.0f},
         {1.0f, std::numeric_limits<float>::quiet_NaN(), 1.0f, 1.0f},
         {1.0f, 1.0f, 1.0f, std::numeric_limits<float>::infinity()},
-        {-std::numeric_limits<float>::infinity(), 1.0f, 1.0f, 1.0f}};
+        {-std::numeric_limits<float>::infinity(), 1.0f, 1.0f, 1.0f},
+        // No gradient gives an entry outside [-1, 1]; huge ones would
+        // overflow Adam's second moment.
+        {1.5f, 0.0f, 0.0f, 0.0f},
+        {0.0f, 0.0f, 0.0f, -1e30f}};
     for (const std::vector<float>& statistic : bad) {
       const absl::Status status = group.ApplyStatistic(config, statistic);
       EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument)
@@ -164,6 +169,17 @@ TEST(MemoryGroupTest, BadStatisticIsRefusedWithNothingChanged) {
                 first);
     }
   }
+}
+
+TEST(MemoryGroupTest, StatisticOfMagnitudeOneIsAccepted) {
+  const MemoryConfig config = SmallConfig(MetaOptimizerKind::kAdam);
+  MemoryGroup group(config);
+  // 1 plus float rounding, as a group whose every parameter sits on a
+  // center with a full change term can produce.
+  EXPECT_TRUE(
+      group.ApplyStatistic(config, {1.0f, -1.0f, 1.0000001f, -1.0000001f})
+          .ok());
+  EXPECT_EQ(group.updates(), 1u);
 }
 
 // Each value moves the given fraction of the way to the mean of its
@@ -188,10 +204,10 @@ TEST(MemoryGroupTest, ValueSmoothingPullsTowardTheNeighbours) {
 
 TEST(MemoryGroupTest, SmoothedValuesAreClamped) {
   MemoryConfig config = SmallConfig(MetaOptimizerKind::kSgd);
-  config.meta_learning_rate = 1.0f;
+  config.meta_learning_rate = 10.0f;
   config.value_smoothing = 0.25f;
   MemoryGroup group(config);
-  ASSERT_TRUE(group.ApplyStatistic(config, {10.0f, 10.0f, 0.0f, -5.0f}).ok());
+  ASSERT_TRUE(group.ApplyStatistic(config, {1.0f, 1.0f, 0.0f, -0.5f}).ok());
   // Step: 10.5 10.5 0.5 -4.5. Smoothed: 10.5, 8.0, 2.0, -3.25 -> clamped.
   EXPECT_EQ(group.values()[0], 1.0f);
   EXPECT_EQ(group.values()[1], 1.0f);
@@ -212,7 +228,7 @@ TEST(MemoryGroupTest, ResetOptimizerKeepsValuesAndClearsTheRest) {
   for (float v : group.second_moment()) EXPECT_EQ(v, 0.0f);
 
   // The next step is a first Adam step again: about lr * sign(s).
-  ASSERT_TRUE(group.ApplyStatistic(config, {0.0f, 2.0f, 0.0f, 0.0f}).ok());
+  ASSERT_TRUE(group.ApplyStatistic(config, {0.0f, 0.75f, 0.0f, 0.0f}).ok());
   EXPECT_NEAR(group.values()[1], values[1] + 0.1, 1e-6);
   EXPECT_EQ(group.updates(), 1u);
 }

@@ -54,7 +54,7 @@ Memory TrainedMemory() {
   EXPECT_TRUE(created.ok()) << created.status();
   Memory memory = *std::move(created);
   const std::vector<std::vector<float>> statistics = {
-      {0.1f, -0.3f, 0.7f, 1e-5f, -2.5f, 0.0f, 0.333f},
+      {0.1f, -0.3f, 0.7f, 1e-5f, -0.875f, 0.0f, 0.333f},
       {0.2f, 0.3f, -0.7f, 3e-5f, 0.5f, 0.0f, -1.0f / 3},
       {-0.05f, 0.01f, 0.9f, -1e-5f, -0.5f, 0.0f, 0.1f}};
   for (const std::vector<float>& s : statistics) {

@@ -479,6 +479,11 @@ TEST_F(BadStepTest, StatisticOfWrongLengthOrNotFinite) {
   statistic[7] = std::numeric_limits<float>::quiet_NaN();
   ExpectRejected(&stats, StepRequest(1, kStatistics, {{"w", statistic}}),
                  grpc::StatusCode::INVALID_ARGUMENT, {"'w'", "index 7"});
+  // Finite but larger than any gradient can make it.
+  statistic[7] = 1e30f;
+  ExpectRejected(&stats, StepRequest(1, kStatistics, {{"w", statistic}}),
+                 grpc::StatusCode::INVALID_ARGUMENT,
+                 {"'w'", "index 7", "[-1, 1]"});
   v1::StepResult fine =
       stats.Step(StepRequest(1, kStatistics, {{"w", std::vector<float>(11)}}));
   EXPECT_FALSE(fine.has_error()) << fine.error().message();
