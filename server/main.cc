@@ -29,8 +29,9 @@ DEFINE_int32(max_message_bytes, 64 << 20,
 DEFINE_uint64(max_memories, 10000, "most memories hosted at once");
 DEFINE_uint64(max_groups_per_session, 1024,
               "most parameter groups one training session may declare");
-DEFINE_uint64(max_values_per_message, uint64_t{16} << 20,
-              "most floats in one training step, all groups together");
+DEFINE_uint64(max_values_per_message, 0,
+              "most floats in one training step, all groups together; 0: as "
+              "many as fit in --max_message_bytes with room for the answer");
 DEFINE_int32(learner_idle_seconds, 600,
              "how long a memory keeps a disconnected learner's previous "
              "signals and last answer (O(parameters) of RAM each) for it to "

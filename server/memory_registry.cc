@@ -15,12 +15,17 @@ absl::StatusOr<std::unique_ptr<MemoryRegistry>> MemoryRegistry::Open(
   absl::Status status = store->ForEachMemory(
       [&](const std::string& name, const v1::MemoryState& state) {
         absl::StatusOr<Memory> memory = Memory::FromProto(state);
-        if (!memory.ok()) {
-          return absl::DataLossError(absl::StrCat(
-              "memory '", name,
-              "' cannot be recovered: ", memory.status().message()));
-        }
         absl::MutexLock lock(&registry->mu_);
+        if (!memory.ok()) {
+          // One unreadable memory must not take the others down with it.
+          absl::Status lost = absl::DataLossError(absl::StrCat(
+              "memory '", name,
+              "' cannot be recovered: ", memory.status().message(),
+              "; delete it, or overwrite it by restore or import"));
+          LOG(ERROR) << lost;
+          registry->unreadable_.emplace(name, std::move(lost));
+          return absl::OkStatus();
+        }
         registry->memories_.emplace(
             name, std::make_shared<LiveMemory>(name, *std::move(memory), store,
                                                options.learner_idle_timeout));
@@ -35,6 +40,12 @@ absl::StatusOr<std::unique_ptr<MemoryRegistry>> MemoryRegistry::Open(
     registry->CountMemories();
   }
   LOG(INFO) << "recovered " << registry->size() << " memories";
+  absl::MutexLock lock(&registry->mu_);
+  if (!registry->unreadable_.empty()) {
+    LOG(ERROR) << registry->unreadable_.size()
+               << " stored memories could not be read; calls naming them get "
+                  "DATA_LOSS until they are deleted or overwritten";
+  }
   return registry;
 }
 
@@ -58,10 +69,14 @@ absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::Find(
   if (!status.ok()) return status;
   absl::MutexLock lock(&mu_);
   auto it = memories_.find(name);
-  if (it == memories_.end()) {
-    return absl::NotFoundError(absl::StrCat("memory '", name, "' not found"));
-  }
+  if (it == memories_.end()) return Missing(name);
   return it->second;
+}
+
+absl::Status MemoryRegistry::Missing(absl::string_view name) const {
+  auto lost = unreadable_.find(name);
+  if (lost != unreadable_.end()) return lost->second;
+  return absl::NotFoundError(absl::StrCat("memory '", name, "' not found"));
 }
 
 absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::Insert(
@@ -74,6 +89,7 @@ absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::Insert(
   }
   absl::Status status = store_->PutMemory(name, memory.ToProto());
   if (!status.ok()) return status;
+  unreadable_.erase(std::string(name));
   auto live =
       std::make_shared<LiveMemory>(std::string(name), std::move(memory), store_,
                                    options_.learner_idle_timeout);
@@ -89,7 +105,10 @@ absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::Add(
   if (!status.ok()) return status;
   absl::MutexLock lock(&mu_);
   auto it = memories_.find(name);
-  if (it == memories_.end()) return Insert(name, std::move(memory));
+  if (it == memories_.end()) {
+    if (!overwrite && unreadable_.count(name) != 0) return Missing(name);
+    return Insert(name, std::move(memory));
+  }
   if (!overwrite) {
     return absl::AlreadyExistsError(
         absl::StrCat("memory '", name, "' already exists"));
@@ -104,14 +123,22 @@ absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::FindOrCreate(
     absl::string_view name, const MemoryConfig& config) {
   absl::Status status = ValidateName("memory", name);
   if (!status.ok()) return status;
-  absl::MutexLock lock(&mu_);
-  auto it = memories_.find(name);
-  if (it != memories_.end()) return it->second;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = memories_.find(name);
+    if (it != memories_.end()) return it->second;
+    if (unreadable_.count(name) != 0) return Missing(name);
+  }
+  // Laid out without the registry's lock, which every lookup takes.
   absl::StatusOr<Memory> memory = Memory::Create(config);
   if (!memory.ok()) return memory.status();
   const absl::Time now = absl::Now();
   memory->set_created_at(now);
   memory->set_updated_at(now);
+  absl::MutexLock lock(&mu_);
+  auto it = memories_.find(name);
+  if (it != memories_.end()) return it->second;
+  if (unreadable_.count(name) != 0) return Missing(name);
   return Insert(name, *std::move(memory));
 }
 
@@ -121,7 +148,12 @@ absl::Status MemoryRegistry::Remove(absl::string_view name) {
   absl::MutexLock lock(&mu_);
   auto it = memories_.find(name);
   if (it == memories_.end()) {
-    return absl::NotFoundError(absl::StrCat("memory '", name, "' not found"));
+    if (unreadable_.count(name) == 0) return Missing(name);
+    status = store_->DeleteMemory(name);
+    if (!status.ok()) return status;
+    unreadable_.erase(std::string(name));
+    LOG(INFO) << "unreadable memory '" << name << "' deleted";
+    return absl::OkStatus();
   }
   status = it->second->MarkDeleted();
   if (!status.ok()) return status;

@@ -41,8 +41,11 @@ class MemoryRegistry {
     Metrics* metrics = nullptr;
   };
 
-  // Recovers every memory in `store`, which must outlive the registry.
-  // DATA_LOSS when a stored memory cannot be read back.
+  // Recovers every memory in `store`, which must outlive the registry. A
+  // stored memory that cannot be read back is logged and left in the store
+  // but not hosted: calls naming it get DATA_LOSS (Find, FindOrCreate, Add
+  // without `overwrite`) until it is deleted (Remove) or overwritten (Add
+  // with `overwrite`). Store errors come back as they are.
   static absl::StatusOr<std::unique_ptr<MemoryRegistry>> Open(
       const Options& options, Store* store);
 
@@ -82,12 +85,18 @@ class MemoryRegistry {
                                                      Memory memory)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountMemories() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // NOT_FOUND for `name`, or the DATA_LOSS of an unreadable memory.
+  absl::Status Missing(absl::string_view name) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   Store* const store_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<LiveMemory>, std::less<>> memories_
+      ABSL_GUARDED_BY(mu_);
+  // Stored memories that could not be read back, with the reason.
+  std::map<std::string, absl::Status, std::less<>> unreadable_
       ABSL_GUARDED_BY(mu_);
 };
 

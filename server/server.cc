@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/validation.h"
 #include "glog/logging.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -16,10 +17,34 @@ namespace {
 
 constexpr char kServiceName[] = "lrmem.v1.LearningRateMemory";
 
+// The most floats one training step may carry. A rates-mode answer has as
+// many floats as its step, plus the group names and a few bytes of framing
+// per group, and it must fit in a message too; so the limit leaves room for
+// max_groups_per_session names of the longest length.
+absl::StatusOr<size_t> ValuesPerMessage(const LrmemServer::Options& options) {
+  const size_t framing =
+      options.session.max_groups_per_session * (kMaxNameBytes + 32) + 4096;
+  const size_t bytes = static_cast<size_t>(options.max_message_bytes);
+  const size_t fit = bytes > framing ? (bytes - framing) / sizeof(float) : 0;
+  const size_t asked = options.session.max_values_per_message;
+  if (asked == 0 && fit > 0) return fit;
+  if (asked == 0 || asked > fit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_values_per_message=", asked, " does not leave room for the ",
+        "answer of such a step within --max_message_bytes=",
+        options.max_message_bytes, " with up to --max_groups_per_session=",
+        options.session.max_groups_per_session, " groups; at most ", fit,
+        " values fit"));
+  }
+  return asked;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LrmemServer>> LrmemServer::Start(
     const Options& options) {
+  absl::StatusOr<size_t> values = ValuesPerMessage(options);
+  if (!values.ok()) return values.status();
   std::unique_ptr<LrmemServer> server(new LrmemServer(options));
 
   absl::StatusOr<std::unique_ptr<Metrics>> metrics =
@@ -46,6 +71,7 @@ absl::StatusOr<std::unique_ptr<LrmemServer>> LrmemServer::Start(
       options.admin, server->registry_.get(), server->store_.get());
   TrainingSession::Options session_options = options.session;
   session_options.metrics = server->metrics_.get();
+  session_options.max_values_per_message = *values;
   server->service_ = std::make_unique<LearningRateMemoryService>(
       session_options, server->admin_.get(), server->registry_.get());
   absl::Status status = server->StartServing();

@@ -33,6 +33,12 @@ namespace lrmem {
 
 class LrmemServer {
  public:
+  static TrainingSession::Options DefaultSessionOptions() {
+    TrainingSession::Options options;
+    options.max_values_per_message = 0;
+    return options;
+  }
+
   struct Options {
     // host:port to listen on; port 0 picks a free port (see port()).
     std::string listen = "127.0.0.1:50051";
@@ -50,7 +56,10 @@ class LrmemServer {
     // serves none. Port 0 picks a free one (see metrics_port()).
     std::string metrics_listen;
     MemoryRegistry::Options registry;
-    TrainingSession::Options session;
+    // session.max_values_per_message 0 (the default here) takes as many
+    // values as fit in max_message_bytes together with their answer; a
+    // larger number than fits makes Start fail with INVALID_ARGUMENT.
+    TrainingSession::Options session = DefaultSessionOptions();
     MemoryAdmin::Options admin;
   };
 

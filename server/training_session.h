@@ -45,7 +45,8 @@ class TrainingSession {
     // Most groups one session may declare (RESOURCE_EXHAUSTED beyond).
     size_t max_groups_per_session = 1024;
     // Most floats (signals or statistics, all groups together) in one step;
-    // a larger step is rejected with RESOURCE_EXHAUSTED.
+    // a larger step is rejected with RESOURCE_EXHAUSTED. LrmemServer reads
+    // 0 as "as many as fit in a message with their answer".
     size_t max_values_per_message = size_t{16} << 20;
     // Where steps, rejections, sessions and bytes are counted; not owned,
     // may be null (default).

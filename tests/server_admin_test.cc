@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/time/clock.h"
+#include "common/memory.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/crc32c.h"
@@ -347,6 +348,54 @@ TEST(MemoryAdminTest, RejectsInvalidUtf8Names) {
   snapshot.set_snapshot("\xff");
   EXPECT_EQ(admin.CreateSnapshot(snapshot).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// A stored memory that no longer reads back (here a value above lr_max, as
+// a bug or a disk could leave it) is refused by name with DATA_LOSS; every
+// other memory is served, and the bad one can be overwritten or deleted.
+TEST(MemoryRegistryTest, AnUnreadableMemoryIsRefusedAndTheOthersServed) {
+  TempDir dir;
+  Store::Options store_options;
+  store_options.path = dir.path();
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(store_options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  absl::StatusOr<Memory> memory = Memory::Create(MemoryConfig());
+  ASSERT_TRUE(memory.ok());
+  memory->GroupOrNew("g");
+  v1::MemoryState bad = memory->ToProto();
+  bad.mutable_groups(0)->set_values(3, 5.0f);
+  ASSERT_TRUE((*store)->PutMemory("good", memory->ToProto()).ok());
+  ASSERT_TRUE((*store)->PutMemory("bad", bad).ok());
+  ASSERT_TRUE((*store)->PutMemory("worse", bad).ok());
+
+  absl::StatusOr<std::unique_ptr<MemoryRegistry>> registry =
+      MemoryRegistry::Open({}, store->get());
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  EXPECT_EQ((*registry)->size(), 1u);
+  EXPECT_TRUE((*registry)->Find("good").ok());
+  absl::Status lost = (*registry)->Find("bad").status();
+  EXPECT_EQ(lost.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(lost.message(), HasSubstr("'bad'"));
+  EXPECT_THAT(lost.message(), HasSubstr("lr_max"));
+  EXPECT_EQ((*registry)->FindOrCreate("bad", MemoryConfig()).status().code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(
+      (*registry)->Add("bad", *memory, /*overwrite=*/false).status().code(),
+      absl::StatusCode::kDataLoss);
+
+  // Overwritten, it is a memory again; deleted, it is gone for good.
+  EXPECT_TRUE((*registry)->Add("bad", *memory, /*overwrite=*/true).ok());
+  EXPECT_TRUE((*registry)->Find("bad").ok());
+  EXPECT_TRUE((*registry)->Remove("worse").ok());
+  EXPECT_EQ((*registry)->Find("worse").status().code(),
+            absl::StatusCode::kNotFound);
+
+  registry->reset();
+  registry = MemoryRegistry::Open({}, store->get());
+  ASSERT_TRUE(registry.ok()) << registry.status();
+  EXPECT_EQ((*registry)->size(), 2u);
+  EXPECT_EQ((*registry)->Find("worse").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

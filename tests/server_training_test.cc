@@ -425,6 +425,36 @@ TEST_F(BadStepTest, TooManyValuesNamesTheLimit) {
   ExpectStillUsable();
 }
 
+// By default the value limit leaves room for the answer: a step that fits
+// in a message but whose answer would not is refused before it is applied,
+// instead of being applied and never answered.
+TEST_F(TrainingTest, DefaultValueLimitLeavesRoomForTheAnswer) {
+  LrmemServer::Options options = TestServerOptions(dir_.path());
+  options.max_message_bytes = 1 << 20;
+  options.session.max_values_per_message = 0;
+  options.session.max_groups_per_session = 4;
+  StartServer(options);
+  // 4 groups of 256-byte names and framing leave (2^20 - 5248) / 4 values.
+  const size_t fit = ((1 << 20) - (4 * (256 + 32) + 4096)) / 4;
+  CreateMemory("m");
+  TrainStream stream(stub_.get());
+  stream.Open(OpenRequest("m", "a", {{"w", fit + 1}, {"v", fit}}, kRates));
+  v1::StepResult refused = stream.Step(
+      StepRequest(1, kRates, {{"w", std::vector<float>(fit + 1, 0.5f)}}));
+  EXPECT_EQ(refused.error().code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error().message(), HasSubstr(std::to_string(fit)));
+  EXPECT_EQ(GetMemory("m").steps(), 0u);
+  v1::StepResult answered = stream.Step(
+      StepRequest(1, kRates, {{"v", std::vector<float>(fit, 0.5f)}}));
+  ASSERT_FALSE(answered.has_error()) << answered.error().message();
+  EXPECT_EQ(Floats(answered.groups(0).learning_rates()).size(), fit);
+
+  // A limit that leaves no room is refused at start.
+  options.session.max_values_per_message = (1 << 20) / 4;
+  EXPECT_EQ(LrmemServer::Start(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(BadStepTest, TooManyGroupsEndTheSession) {
   TrainStream stream(stub_.get());
   v1::TrainResponse response;
