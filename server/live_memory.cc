@@ -11,11 +11,11 @@
 namespace lrmem {
 
 LiveMemory::LiveMemory(std::string name, Memory memory, Store* store,
-                       absl::Duration learner_idle_timeout)
+                       const Options& options)
     : name_(std::move(name)),
       store_(store),
       memory_(std::move(memory)),
-      learner_idle_timeout_(learner_idle_timeout) {}
+      options_(options) {}
 
 LiveMemory::View LiveMemory::Look(absl::string_view learner_id) const {
   absl::ReaderMutexLock lock(&mu_);
@@ -55,6 +55,16 @@ absl::StatusOr<LiveMemory::Outcome> LiveMemory::ApplyStep(
   absl::MutexLock lock(&mu_);
   absl::Status status = CheckStepAllowed(sequence, learner_id, seen);
   if (!status.ok()) return status;
+  size_t new_groups = 0;
+  for (const GroupUpdate& update : updates) {
+    if (memory_.FindGroup(update.group) == nullptr) ++new_groups;
+  }
+  if (memory_.groups().size() + new_groups > options_.max_groups) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "memory '", name_, "' has ", memory_.groups().size(),
+        " groups and the step would add ", new_groups, "; the limit is ",
+        options_.max_groups, " groups per memory (--max_groups_per_memory)"));
+  }
 
   // Apply to a copy, so that a bad statistic or a failed write leaves the
   // live memory untouched.
@@ -188,11 +198,16 @@ size_t LiveMemory::learner_states() const {
   return learners_.size();
 }
 
+void LiveMemory::DropIdleLearners() {
+  absl::MutexLock lock(&mu_);
+  DropIdleLearners(absl::Now());
+}
+
 void LiveMemory::DropIdleLearners(absl::Time now) {
   absl::erase_if(learners_, [&](const auto& learner) {
     const LearnerEntry& entry = learner.second;
     return entry.sessions == 0 &&
-           now - entry.idle_since >= learner_idle_timeout_;
+           now - entry.idle_since >= options_.learner_idle_timeout;
   });
 }
 

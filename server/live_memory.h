@@ -60,11 +60,18 @@ struct LearnerState {
 
 class LiveMemory {
  public:
-  // `store` must outlive this object. The RAM state of a learner with no
-  // open session is dropped once it has been idle for
-  // `learner_idle_timeout` (see OpenLearner).
+  struct Options {
+    // How long the RAM state of a learner with no open session is kept
+    // (see OpenLearner).
+    absl::Duration learner_idle_timeout = absl::Minutes(10);
+    // Most groups the memory may hold; a step that would add more is
+    // refused (see ApplyStep).
+    size_t max_groups = 1024;
+  };
+
+  // `store` must outlive this object.
   LiveMemory(std::string name, Memory memory, Store* store,
-             absl::Duration learner_idle_timeout = absl::Minutes(10));
+             const Options& options);
 
   LiveMemory(const LiveMemory&) = delete;
   LiveMemory& operator=(const LiveMemory&) = delete;
@@ -107,6 +114,7 @@ class LiveMemory {
   //   ABORTED              it was replaced since `seen` was taken;
   //   FAILED_PRECONDITION  `sequence` is not above the learner's last one;
   //   INVALID_ARGUMENT     a statistic has the wrong length or is not finite;
+  //   RESOURCE_EXHAUSTED   the step's new groups would exceed max_groups;
   //   store errors         the write failed.
   absl::StatusOr<Outcome> ApplyStep(absl::string_view learner_id,
                                     uint64_t sequence, const View& seen,
@@ -139,6 +147,10 @@ class LiveMemory {
   // from the current values, as after a restart.
   std::shared_ptr<LearnerState> OpenLearner(absl::string_view learner_id);
   void CloseLearner(absl::string_view learner_id);
+  // Drops the learner states idle for longer than the timeout now; the
+  // server calls it periodically, so that a memory nobody opens or closes
+  // sessions on does not keep them.
+  void DropIdleLearners();
   // Learner states held in RAM.
   size_t learner_states() const;
 
@@ -169,7 +181,7 @@ class LiveMemory {
     // When `sessions` last dropped to zero.
     absl::Time idle_since;
   };
-  const absl::Duration learner_idle_timeout_;
+  const Options options_;
   absl::flat_hash_map<std::string, LearnerEntry> learners_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -29,6 +29,9 @@ DEFINE_int32(max_message_bytes, 64 << 20,
 DEFINE_uint64(max_memories, 10000, "most memories hosted at once");
 DEFINE_uint64(max_groups_per_session, 1024,
               "most parameter groups one training session may declare");
+DEFINE_uint64(max_groups_per_memory, 1024,
+              "most parameter groups one memory may hold (each is rewritten "
+              "with every step of the memory)");
 DEFINE_uint64(max_values_per_message, 0,
               "most floats in one training step, all groups together; 0: as "
               "many as fit in --max_message_bytes with room for the answer");
@@ -64,8 +67,9 @@ lrmem::LrmemServer::Options OptionsFromFlags() {
   options.shutdown_grace_period =
       absl::Milliseconds(FLAGS_shutdown_grace_period_ms);
   options.registry.max_memories = FLAGS_max_memories;
-  options.registry.learner_idle_timeout =
+  options.registry.memory.learner_idle_timeout =
       absl::Seconds(FLAGS_learner_idle_seconds);
+  options.registry.memory.max_groups = FLAGS_max_groups_per_memory;
   options.session.max_groups_per_session = FLAGS_max_groups_per_session;
   options.session.max_values_per_message = FLAGS_max_values_per_message;
   return options;

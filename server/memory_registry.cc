@@ -28,7 +28,7 @@ absl::StatusOr<std::unique_ptr<MemoryRegistry>> MemoryRegistry::Open(
         }
         registry->memories_.emplace(
             name, std::make_shared<LiveMemory>(name, *std::move(memory), store,
-                                               options.learner_idle_timeout));
+                                               options.memory));
         return absl::OkStatus();
       });
   if (!status.ok()) {
@@ -90,9 +90,8 @@ absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::Insert(
   absl::Status status = store_->PutMemory(name, memory.ToProto());
   if (!status.ok()) return status;
   unreadable_.erase(std::string(name));
-  auto live =
-      std::make_shared<LiveMemory>(std::string(name), std::move(memory), store_,
-                                   options_.learner_idle_timeout);
+  auto live = std::make_shared<LiveMemory>(std::string(name), std::move(memory),
+                                           store_, options_.memory);
   memories_.emplace(std::string(name), live);
   CountMemories();
   LOG(INFO) << "memory '" << name << "' created";
@@ -174,6 +173,14 @@ std::vector<std::shared_ptr<LiveMemory>> MemoryRegistry::ListAfter(
   }
   *more = it != memories_.end();
   return page;
+}
+
+std::vector<std::shared_ptr<LiveMemory>> MemoryRegistry::All() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<LiveMemory>> all;
+  all.reserve(memories_.size());
+  for (const auto& [name, memory] : memories_) all.push_back(memory);
+  return all;
 }
 
 }  // namespace lrmem

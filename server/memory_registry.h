@@ -34,9 +34,9 @@ class MemoryRegistry {
   struct Options {
     // Most memories hosted at once; creating one more is RESOURCE_EXHAUSTED.
     size_t max_memories = 10000;
-    // How long a memory keeps the RAM state (previous signals, last answer)
-    // of a learner that has no open session (see LiveMemory::OpenLearner).
-    absl::Duration learner_idle_timeout = absl::Minutes(10);
+    // Given to every memory hosted: how long it keeps an idle learner's RAM
+    // state, and how many groups it may hold.
+    LiveMemory::Options memory;
     // Where the count of memories goes; not owned, may be null (default).
     Metrics* metrics = nullptr;
   };
@@ -77,6 +77,9 @@ class MemoryRegistry {
   std::vector<std::shared_ptr<LiveMemory>> ListAfter(absl::string_view after,
                                                      size_t limit,
                                                      bool* more) const;
+
+  // Every memory hosted right now.
+  std::vector<std::shared_ptr<LiveMemory>> All() const;
 
  private:
   MemoryRegistry(const Options& options, Store* store);

@@ -45,6 +45,14 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                    .Help("Memories hosted")
                    .Register(*registry_)
                    .Add({});
+  learner_states_ =
+      &prometheus::BuildGauge()
+           .Name("lrmem_learner_states")
+           .Help(
+               "Learners whose previous signals and last answer are held "
+               "in RAM, counted by the periodic upkeep")
+           .Register(*registry_)
+           .Add({});
   auto& step_seconds = prometheus::BuildHistogram()
                            .Name("lrmem_step_seconds")
                            .Help("Time per applied step, by phase")
@@ -108,6 +116,9 @@ void Metrics::SessionOpened() { active_sessions_->Increment(); }
 void Metrics::SessionClosed() { active_sessions_->Decrement(); }
 void Metrics::SetMemories(size_t count) {
   memories_->Set(static_cast<double>(count));
+}
+void Metrics::SetLearnerStates(size_t count) {
+  learner_states_->Set(static_cast<double>(count));
 }
 void Metrics::StoreWrite(double seconds) {
   store_write_seconds_->Observe(seconds);

@@ -5,6 +5,8 @@
 //   lrmem_rejected_steps_total{reason}   step errors, by status code
 //   lrmem_active_sessions                open training sessions
 //   lrmem_memories                       memories hosted
+//   lrmem_learner_states                 learners' RAM states held, as of
+//                                        the last periodic upkeep
 //   lrmem_step_seconds{phase}            per applied step: "compute" (the
 //                                        O(D * M) work outside the lock) and
 //                                        "storage" (lock, merge and write)
@@ -54,6 +56,7 @@ class Metrics {
   void SessionOpened();
   void SessionClosed();
   void SetMemories(size_t count);
+  void SetLearnerStates(size_t count);
   void StoreWrite(double seconds);
   void StreamBytes(size_t in, size_t out);
 
@@ -68,6 +71,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>* rejected_ = nullptr;
   prometheus::Gauge* active_sessions_ = nullptr;
   prometheus::Gauge* memories_ = nullptr;
+  prometheus::Gauge* learner_states_ = nullptr;
   prometheus::Histogram* compute_seconds_ = nullptr;
   prometheus::Histogram* storage_seconds_ = nullptr;
   prometheus::Histogram* store_write_seconds_ = nullptr;

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -76,7 +77,24 @@ absl::StatusOr<std::unique_ptr<LrmemServer>> LrmemServer::Start(
       session_options, server->admin_.get(), server->registry_.get());
   absl::Status status = server->StartServing();
   if (!status.ok()) return status;
+  server->maintenance_ = std::thread([raw = server.get()] { raw->Maintain(); });
   return server;
+}
+
+void LrmemServer::Maintain() {
+  // Often enough that an idle learner's state goes within about half its
+  // timeout more, rarely enough to cost nothing.
+  const absl::Duration period =
+      std::clamp(options_.registry.memory.learner_idle_timeout / 2,
+                 absl::Seconds(1), absl::Seconds(60));
+  while (!stop_maintenance_.WaitForNotificationWithTimeout(period)) {
+    size_t learner_states = 0;
+    for (const std::shared_ptr<LiveMemory>& memory : registry_->All()) {
+      memory->DropIdleLearners();
+      learner_states += memory->learner_states();
+    }
+    metrics_->SetLearnerStates(learner_states);
+  }
 }
 
 absl::Status LrmemServer::StartServing() {
@@ -112,6 +130,10 @@ void LrmemServer::Shutdown() {
   absl::MutexLock lock(&shutdown_mu_);
   if (shut_down_) return;
   shut_down_ = true;
+  if (maintenance_.joinable()) {
+    stop_maintenance_.Notify();
+    maintenance_.join();
+  }
   if (server_ != nullptr) {
     LOG(INFO) << "shutting down";
     // Health first, so that load balancers stop sending work at once.

@@ -16,10 +16,12 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "server/memory_admin.h"
@@ -85,6 +87,8 @@ class LrmemServer {
  private:
   explicit LrmemServer(const Options& options) : options_(options) {}
   absl::Status StartServing();
+  // Periodic upkeep until Shutdown: drops idle learners' RAM state.
+  void Maintain();
 
   const Options options_;
   std::unique_ptr<Metrics> metrics_;
@@ -94,6 +98,8 @@ class LrmemServer {
   std::unique_ptr<LearningRateMemoryService> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
+  std::thread maintenance_;
+  absl::Notification stop_maintenance_;
 
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;

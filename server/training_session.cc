@@ -137,6 +137,7 @@ absl::StatusOr<v1::SessionOpened> TrainingSession::Open(
   mode_ = open.mode();
 
   const LiveMemory::View view = memory_->Look(learner_id_);
+  opened_models_ = view.models;
   v1::SessionOpened opened;
   *opened.mutable_config() = ConfigToProto(view.models->config());
   const LocalModels& models = *view.models;
@@ -239,6 +240,14 @@ absl::StatusOr<v1::StepResult> TrainingSession::Step(const v1::Step& step) {
   absl::MutexLock learner_lock(&learner_->mu);
   const LiveMemory::View view = memory_->Look(learner_id_);
   if (view.deleted) return MemoryGone();
+  if (mode_ == v1::SESSION_MODE_STATISTICS && view.models != opened_models_) {
+    // The learner computes statistics for the local models it was given at
+    // open; they no longer apply.
+    return absl::AbortedError(absl::StrCat(
+        "memory '", memory_->name(),
+        "' was replaced (restore or import) by one with a different config; "
+        "open a new session to get its local models"));
+  }
   if (step.sequence() == 0) {
     return Rejected(
         0, absl::InvalidArgumentError("step sequence numbers start at 1"));
@@ -314,9 +323,7 @@ absl::StatusOr<v1::StepResult> TrainingSession::Replay(
     std::vector<ParsedGroup>& groups) {
   VLOG(1) << "memory '" << memory_->name() << "': learner '" << learner_id_
           << "' resent step " << step.sequence();
-  if (learner_->last_result.has_value() &&
-      learner_->last_result->sequence() == step.sequence() &&
-      learner_->last_result_generation == view.generation) {
+  if (CanAnswerAgain(step, view, groups)) {
     v1::StepResult result = AnswerAgain(*view.models);
     result.set_replayed(true);
     return result;
@@ -366,6 +373,29 @@ void TrainingSession::Answer(const LocalModels& models, uint64_t generation,
   learner_->last_result = std::move(kept);
   learner_->last_result_mode = mode_;
   learner_->last_result_generation = generation;
+}
+
+bool TrainingSession::CanAnswerAgain(const v1::Step& step,
+                                     const LiveMemory::View& view,
+                                     const std::vector<ParsedGroup>& groups) {
+  // The kept answer is the one to this step, computed on these contents,
+  // in this session's mode, for the same groups of the same sizes.
+  const std::optional<v1::StepResult>& kept = learner_->last_result;
+  if (!kept.has_value() || kept->sequence() != step.sequence() ||
+      learner_->last_result_generation != view.generation ||
+      learner_->last_result_mode != mode_ ||
+      kept->groups_size() != static_cast<int>(groups.size())) {
+    return false;
+  }
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const std::string& name = groups[i].spec->name();
+    if (kept->groups(static_cast<int>(i)).group() != name) return false;
+    if (mode_ == v1::SESSION_MODE_RATES &&
+        learner_->histories[name].previous().size() != groups[i].spec->size()) {
+      return false;
+    }
+  }
+  return true;
 }
 
 v1::StepResult TrainingSession::AnswerAgain(const LocalModels& models) {

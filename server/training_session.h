@@ -99,6 +99,13 @@ class TrainingSession {
               std::vector<ParsedGroup>& groups,
               const LiveMemory::Outcome& outcome, v1::StepResult* result)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(learner_->mu);
+  // Whether the answer Answer kept is the answer to this resent step: the
+  // same sequence number on the same contents, in this session's mode, for
+  // the same groups. Otherwise a resent step is answered from the current
+  // values, as after a restart.
+  bool CanAnswerAgain(const v1::Step& step, const LiveMemory::View& view,
+                      const std::vector<ParsedGroup>& groups)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(learner_->mu);
   // The answer Answer gave to the last applied step, rebuilt from what it
   // kept.
   v1::StepResult AnswerAgain(const LocalModels& models)
@@ -116,6 +123,9 @@ class TrainingSession {
   std::string learner_id_;
   v1::SessionMode mode_ = v1::SESSION_MODE_UNSPECIFIED;
   absl::flat_hash_map<std::string, v1::GroupSpec> groups_;
+  // The local models the session was opened on; in statistics mode the
+  // learner's statistics are computed against them.
+  std::shared_ptr<const LocalModels> opened_models_;
 
   // Storage reused from step to step, so that large groups cost no fresh
   // allocation (and no page faults) per step: signal buffers handed back

@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server_test_util.h"
@@ -77,6 +78,43 @@ TEST(ServerMetricsTest, CountsStepsRejectionsSessionsAndMemories) {
               HasSubstr("lrmem_step_seconds_count{phase=\"compute\"} 3"));
   EXPECT_THAT(metrics, HasSubstr("lrmem_store_write_seconds_count"));
   EXPECT_THAT(metrics, HasSubstr("lrmem_stream_bytes_total{direction=\"in\"}"));
+}
+
+// A learner that has left is dropped by the periodic upkeep once it has
+// been idle for the timeout, even if nobody opens or closes another session
+// on its memory; lrmem_learner_states follows.
+TEST(ServerMetricsTest, IdleLearnerStatesAreDroppedWithoutFurtherTraffic) {
+  TempDir dir;
+  LrmemServer::Options options = TestServerOptions(dir.path());
+  options.metrics_listen = "127.0.0.1:0";
+  options.registry.memory.learner_idle_timeout = absl::Seconds(1);
+  absl::StatusOr<std::unique_ptr<LrmemServer>> server =
+      LrmemServer::Start(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto stub = Connect((*server)->port());
+  const auto wait_for = [&](const std::string& line) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      if (Scrape((*server)->metrics_port()).find(line) != std::string::npos) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  };
+  {
+    TrainStream stream(stub.get());
+    stream.Open(OpenRequest("m", "a", {{"w", 2}}, kRates, true, {}));
+    ASSERT_FALSE(stream.Step(StepRequest(1, kRates, {{"w", {0.5f, -0.5f}}}))
+                     .has_error());
+    // Held while the session is open, whatever the timeout.
+    EXPECT_TRUE(wait_for("lrmem_learner_states 1\n"));
+    absl::SleepFor(absl::Seconds(1.5));
+    EXPECT_THAT(Scrape((*server)->metrics_port()),
+                HasSubstr("lrmem_learner_states 1\n"));
+    EXPECT_TRUE(stream.Finish().ok());
+  }
+  EXPECT_TRUE(wait_for("lrmem_active_sessions 0\n"));
+  EXPECT_TRUE(wait_for("lrmem_learner_states 0\n"));
 }
 
 }  // namespace

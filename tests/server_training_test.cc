@@ -302,6 +302,72 @@ TEST_F(TrainingTest, ResentStatisticsStepIsAnsweredWithTheSameValues) {
   EXPECT_EQ(GetMemory("m").groups(0).updates(), 1u);
 }
 
+// A resent step is answered in the shape of the session that resends it:
+// the kept answer of a rates-mode session does not serve a statistics-mode
+// one with the same learner id.
+TEST_F(TrainingTest, ResentStepInAnotherModeGetsThatModesAnswer) {
+  CreateMemory("m");
+  {
+    TrainStream rates(stub_.get());
+    rates.Open(OpenRequest("m", "a", {{"w", 8}}, kRates));
+    std::mt19937 rng(5);
+    for (uint64_t t = 1; t <= 2; ++t) {
+      ASSERT_FALSE(
+          rates.Step(StepRequest(t, kRates, {{"w", RandomSignal(&rng, 8)}}))
+              .has_error());
+    }
+  }
+  TrainStream stats(stub_.get());
+  stats.Open(OpenRequest("m", "a", {{"w", 8}}, kStatistics));
+  const v1::StepResult again =
+      stats.Step(StepRequest(2, kStatistics, {{"w", {}}}));
+  ASSERT_FALSE(again.has_error()) << again.error().message();
+  EXPECT_TRUE(again.replayed());
+  EXPECT_TRUE(again.groups(0).learning_rates().empty());
+  const v1::MemoryInfo info = GetMemory("m");
+  EXPECT_EQ(Floats(again.groups(0).values()),
+            std::vector<float>(info.groups(0).values().begin(),
+                               info.groups(0).values().end()));
+  EXPECT_EQ(GetMemory("m").steps(), 2u);
+}
+
+// A statistics-mode learner computes its statistics against the local
+// models it got at open. When a restore replaces the memory with one of
+// another config, its stream ends with a status saying so.
+TEST_F(TrainingTest, StatisticsSessionEndsWhenTheConfigIsReplaced) {
+  v1::MemoryConfig other = FastConfig();
+  other.set_num_local_models(9);
+  CreateMemory("m");
+  CreateMemory("other", other);
+  {
+    grpc::ClientContext context;
+    v1::CreateSnapshotRequest request;
+    request.set_memory("other");
+    request.set_snapshot("other-snap");
+    v1::SnapshotInfo info;
+    ASSERT_TRUE(stub_->CreateSnapshot(&context, request, &info).ok());
+  }
+  TrainStream stats(stub_.get());
+  stats.Open(OpenRequest("m", "s", {{"w", 4}}, kStatistics));
+  ASSERT_FALSE(
+      stats.Step(StepRequest(1, kStatistics, {{"w", {}}})).has_error());
+  {
+    grpc::ClientContext context;
+    v1::RestoreSnapshotRequest request;
+    request.set_snapshot("other-snap");
+    request.set_memory("m");
+    request.set_overwrite(true);
+    v1::MemoryInfo info;
+    ASSERT_TRUE(stub_->RestoreSnapshot(&context, request, &info).ok());
+  }
+  v1::TrainResponse response;
+  EXPECT_FALSE(
+      stats.Exchange(StepRequest(2, kStatistics, {{"w", {}}}), &response));
+  const grpc::Status status = stats.Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("different config"));
+}
+
 TEST_F(TrainingTest, RestoredSnapshotGivesBitIdenticalRates) {
   CreateMemory("original");
   std::mt19937 rng(5);
@@ -453,6 +519,26 @@ TEST_F(TrainingTest, DefaultValueLimitLeavesRoomForTheAnswer) {
   options.session.max_values_per_message = (1 << 20) / 4;
   EXPECT_EQ(LrmemServer::Start(options).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(TrainingTest, StepsBeyondTheGroupLimitOfAMemoryAreRefused) {
+  LrmemServer::Options options = TestServerOptions(dir_.path());
+  options.registry.memory.max_groups = 2;
+  StartServer(options);
+  CreateMemory("m");
+  TrainStream stream(stub_.get());
+  stream.Open(OpenRequest("m", "a", {{"a", 1}, {"b", 1}, {"c", 1}}, kRates));
+  ASSERT_FALSE(stream.Step(StepRequest(1, kRates, {{"a", {1}}, {"b", {1}}}))
+                   .has_error());
+  const v1::StepResult refused =
+      stream.Step(StepRequest(2, kRates, {{"a", {1}}, {"c", {1}}}));
+  EXPECT_EQ(refused.error().code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error().message(), HasSubstr("2 groups per memory"));
+  EXPECT_EQ(GetMemory("m").groups_size(), 2);
+  EXPECT_EQ(GetMemory("m").steps(), 1u);
+  // Groups it already has still step.
+  EXPECT_FALSE(stream.Step(StepRequest(2, kRates, {{"a", {1}}, {"b", {-1}}}))
+                   .has_error());
 }
 
 TEST_F(BadStepTest, TooManyGroupsEndTheSession) {
@@ -713,7 +799,7 @@ TEST_F(TrainingTest, IdleLearnerStateIsDroppedAfterTheTimeout) {
   EXPECT_EQ(steps_after_reconnecting("kept"), 2u);
 
   LrmemServer::Options options = TestServerOptions(dir_.path());
-  options.registry.learner_idle_timeout = absl::ZeroDuration();
+  options.registry.memory.learner_idle_timeout = absl::ZeroDuration();
   StartServer(options);
   EXPECT_EQ(steps_after_reconnecting("dropped"), 1u);
 }
