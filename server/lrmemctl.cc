@@ -6,9 +6,11 @@
 // line on stderr and exits non-zero: 1 for an error from the server, 2 for
 // a usage error, 3 for a local file error.
 
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -157,6 +159,22 @@ bool FlagIsSet(const char* name) {
   return !gflags::GetCommandLineFlagInfoOrDie(name).is_default;
 }
 
+// The value of a config flag, which the API carries as a 32-bit float: a
+// usage error when it does not fit one (beyond +-3.4e38, or so small that it
+// would become 0).
+float FloatFlag(const char* name) {
+  const std::string text =
+      gflags::GetCommandLineFlagInfoOrDie(name).current_value;
+  const double value = std::strtod(text.c_str(), nullptr);
+  const float rounded = static_cast<float>(value);
+  if (std::isinf(rounded) != std::isinf(value) ||
+      (rounded == 0.0f && value != 0.0)) {
+    UsageError(
+        absl::StrCat("--", name, "=", value, " does not fit a 32-bit float"));
+  }
+  return rounded;
+}
+
 lrmem::v1::MemoryConfig ConfigFromFlags() {
   lrmem::v1::MemoryConfig config;
   if (FlagIsSet("num_local_models")) {
@@ -206,7 +224,7 @@ lrmem::v1::MemoryConfig ConfigFromFlags() {
        {"value_smoothing", [&](float v) { config.set_value_smoothing(v); }}};
   for (const auto& [name, set] : floats) {
     if (!FlagIsSet(name)) continue;
-    set(std::stof(gflags::GetCommandLineFlagInfoOrDie(name).current_value));
+    set(FloatFlag(name));
   }
   return config;
 }
@@ -396,10 +414,15 @@ int Export(const Context& c) {
 
 int Import(const Context& c) {
   c.ExpectArgs(2, "import FILE MEMORY [--overwrite]");
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(c.args[0], error)) {
+    Fail({3, absl::StrCat("cannot read '", c.args[0], "': ",
+                          error ? error.message() : "not a regular file")});
+  }
   std::ifstream in(c.args[0], std::ios::binary);
-  if (!in) Fail({3, absl::StrCat("cannot read '", c.args[0], "'")});
   std::stringstream contents;
   contents << in.rdbuf();
+  if (!in || in.bad()) Fail({3, absl::StrCat("cannot read '", c.args[0], "'")});
   lrmem::v1::ImportRequest request;
   request.set_file(contents.str());
   request.set_memory(c.args[1]);

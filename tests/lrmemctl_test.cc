@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -145,6 +146,19 @@ TEST_F(LrmemctlTest, HealthAndUsageErrors) {
   CtlRun invalid = Ctl("create ''");
   EXPECT_EQ(invalid.exit_code, 1);
   EXPECT_THAT(invalid.err, HasSubstr("INVALID_ARGUMENT"));
+  // Config values that no 32-bit float holds are usage errors; a tiny but
+  // representable one reaches the server.
+  for (const char* flag : {"--clip=1e39", "--clip=-1e39", "--lr_min=1e-50"}) {
+    CtlRun huge = Ctl(absl::StrCat("create x ", flag));
+    EXPECT_EQ(huge.exit_code, 2) << flag << ": " << huge.err;
+    EXPECT_THAT(huge.err, HasSubstr("32-bit float"));
+  }
+  CtlRun tiny = Ctl("create x --lr_min=1e-45 --initial_learning_rate=1e-3");
+  EXPECT_EQ(tiny.exit_code, 0) << tiny.err;
+  // A directory is a local file error.
+  CtlRun directory = Ctl("import / y");
+  EXPECT_EQ(directory.exit_code, 3) << directory.err;
+  EXPECT_THAT(directory.err, HasSubstr("not a regular file"));
 }
 
 }  // namespace
