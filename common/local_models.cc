@@ -44,6 +44,7 @@ constexpr int kStackModels = 256;
 // kGridSignalsPerNode: below that, the grid's per-call tables cost more
 // than evaluating the window exactly (measured with core_benchmark).
 constexpr size_t kGridMinSignals = 2048;
+constexpr size_t kGridSignalsPerNode = 4;
 
 // The narrowest local model may be at most this many times narrower than
 // clip. Signals are bucketed per octave of |z| from far below the narrowest
@@ -63,7 +64,6 @@ std::string CacheKey(const MemoryConfig& c) {
       FloatBits(c.adam_epsilon), ",", static_cast<int>(c.change_rule), ",",
       FloatBits(c.value_smoothing));
 }
-constexpr size_t kGridSignalsPerNode = 4;
 
 // exp(x) for x <= 0 in float, within about two ulp, and 0 below the
 // smallest normal result. Written without branches or library calls so

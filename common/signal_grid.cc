@@ -153,7 +153,13 @@ std::unique_ptr<const SignalGrid> SignalGrid::Create(
     grid->layout_ = layout;
     grid->clip_ = clip;
     if (grid->Build(centers, widths, log_cutoff, shift)) return grid;
-    if (grid->nodes() > kMaxNodes) break;
+    // Finer grids have more nodes and windows at least as wide: once a
+    // size limit is hit, every finer grid would hit it too.
+    if (grid->nodes() > kMaxNodes ||
+        static_cast<size_t>(grid->window()) * grid->nodes() >
+            kMaxTableEntries) {
+      break;
+    }
   }
   return nullptr;
 }
