@@ -68,6 +68,11 @@ absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::Find(
   absl::Status status = ValidateName("memory", name);
   if (!status.ok()) return status;
   absl::MutexLock lock(&mu_);
+  return FindLocked(name);
+}
+
+absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::FindLocked(
+    absl::string_view name) const {
   auto it = memories_.find(name);
   if (it == memories_.end()) return Missing(name);
   return it->second;
@@ -124,9 +129,8 @@ absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::FindOrCreate(
   if (!status.ok()) return status;
   {
     absl::MutexLock lock(&mu_);
-    auto it = memories_.find(name);
-    if (it != memories_.end()) return it->second;
-    if (unreadable_.count(name) != 0) return Missing(name);
+    absl::StatusOr<std::shared_ptr<LiveMemory>> found = FindLocked(name);
+    if (!absl::IsNotFound(found.status())) return found;
   }
   // Laid out without the registry's lock, which every lookup takes.
   absl::StatusOr<Memory> memory = Memory::Create(config);
@@ -135,9 +139,8 @@ absl::StatusOr<std::shared_ptr<LiveMemory>> MemoryRegistry::FindOrCreate(
   memory->set_created_at(now);
   memory->set_updated_at(now);
   absl::MutexLock lock(&mu_);
-  auto it = memories_.find(name);
-  if (it != memories_.end()) return it->second;
-  if (unreadable_.count(name) != 0) return Missing(name);
+  absl::StatusOr<std::shared_ptr<LiveMemory>> found = FindLocked(name);
+  if (!absl::IsNotFound(found.status())) return found;
   return Insert(name, *std::move(memory));
 }
 

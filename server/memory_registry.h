@@ -88,6 +88,9 @@ class MemoryRegistry {
                                                      Memory memory)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountMemories() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Find without taking the lock.
+  absl::StatusOr<std::shared_ptr<LiveMemory>> FindLocked(
+      absl::string_view name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // NOT_FOUND for `name`, or the DATA_LOSS of an unreadable memory.
   absl::Status Missing(absl::string_view name) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
